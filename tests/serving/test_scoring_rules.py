@@ -1,0 +1,130 @@
+"""Tiers with hysteresis, momentum against noise, points that add up, and reason sentences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from engagement_score.serving.scoring import (
+    ScoringConfig,
+    Tier,
+    allocate_points,
+    momentum_labels,
+    momentum_threshold,
+    sparkline,
+    tier_index,
+    tiers_with_hysteresis,
+    top_reasons,
+)
+
+TIERS = (Tier("high", 70), Tier("mid", 40), Tier("low", 0))
+
+
+def test_default_config_loads_and_round_trips() -> None:
+    config = ScoringConfig.load()
+    assert [t.min_score for t in config.tiers] == sorted(
+        (t.min_score for t in config.tiers), reverse=True
+    )
+    assert config.tiers[-1].min_score == 0
+    assert ScoringConfig.from_dict(config.to_dict()) == config
+
+
+def test_tier_index_bands() -> None:
+    assert tier_index(np.array([100, 70, 69, 40, 39, 0]), TIERS).tolist() == [0, 0, 1, 1, 2, 2]
+
+
+def test_promotion_is_immediate_demotion_waits() -> None:
+    days = np.array(
+        [
+            [50, 50, 75],  # promoted on the last day
+            [75, 60, 60],  # two days below: not yet demoted with demotion_days=3
+            [75, 60, 60, 60],  # three days below: demoted
+            [75, 60, 75, 60],  # a dip interrupted by a return resets the count
+        ],
+        dtype=object,
+    )
+    rows = [np.array(r, dtype=float) for r in days]
+    got = [int(tiers_with_hysteresis(r[None, :], TIERS, demotion_days=3)[0]) for r in rows]
+    assert got == [0, 0, 1, 0]
+
+
+def test_demotion_lands_in_the_band_of_that_day() -> None:
+    series = np.array([[80, 10, 10]], dtype=float)
+    assert tiers_with_hysteresis(series, TIERS, demotion_days=2).tolist() == [2]
+
+
+def test_nan_days_before_joining_are_ignored() -> None:
+    series = np.array([[np.nan, np.nan, 45.0]])
+    assert tiers_with_hysteresis(series, TIERS, demotion_days=7).tolist() == [1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(float, st.tuples(st.integers(1, 6), st.integers(1, 20)), elements=st.floats(0, 100)))
+def test_hysteresis_never_below_plain_band(series: np.ndarray) -> None:
+    """Hysteresis only delays demotions: the tier is never lower than today's band."""
+    with_h = tiers_with_hysteresis(series, TIERS, demotion_days=4)
+    plain = tier_index(series[:, -1], TIERS)
+    assert (with_h <= plain).all()
+    assert (tiers_with_hysteresis(series, TIERS, demotion_days=1) == plain).all()
+
+
+def test_momentum_threshold_tracks_noise() -> None:
+    rng = np.random.default_rng(0)
+    quiet = 50 + np.cumsum(rng.normal(0, 0.5, size=(500, 31)), axis=1)
+    noisy = 50 + np.cumsum(rng.normal(0, 2.0, size=(500, 31)), axis=1)
+    t_quiet = momentum_threshold(quiet, 2.0, 0)
+    t_noisy = momentum_threshold(noisy, 2.0, 0)
+    assert t_noisy == pytest.approx(4 * t_quiet, rel=0.15)
+    # For a pure random walk the threshold is 2 sigma of the 30-day move: about 5% cross it.
+    moves = noisy[:, -1] - noisy[:, 0]
+    share = np.mean(np.abs(moves) > t_noisy)
+    assert 0.01 < share < 0.12
+    assert momentum_threshold(np.full((3, 31), 40.0), 2.0, 5) == 5
+
+
+def test_momentum_labels() -> None:
+    labels = momentum_labels(np.array([10, -10, 3, np.nan]), threshold=5)
+    assert labels.tolist() == ["gaining", "slipping", "steady", "steady"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    contrib=hnp.arrays(
+        float, st.tuples(st.integers(1, 5), st.integers(1, 8)), elements=st.floats(-3, 3)
+    ),
+    data=st.data(),
+)
+def test_points_add_up_to_distance(contrib: np.ndarray, data: st.DataObject) -> None:
+    n = contrib.shape[0]
+    distance = np.array(data.draw(st.lists(st.integers(-60, 60), min_size=n, max_size=n)))
+    # calibration is monotone: the distance has the sign of the summed contributions (or is 0)
+    total = contrib.sum(axis=1)
+    distance = np.where(np.abs(total) > 1e-9, np.abs(distance) * np.sign(total), 0)
+    points = allocate_points(contrib, distance)
+    assert points.dtype.kind == "i"
+    assert (points.sum(axis=1) == distance).all()
+    # a feature's points never point against its own contribution by more than rounding
+    assert (points * np.sign(contrib) >= -1).all()
+
+
+def test_top_reasons_strongest_first_both_directions() -> None:
+    points = np.array([[12, -8, 1, 0, -3]])
+    values = np.array([[9, 45, 2, 0, 1]], dtype=float)
+    names = ["active_days_30", "days_since_community", "logins", "x", "y"]
+
+    def describe(name: str, value: float) -> str:
+        return f"{name}={value:.0f}"
+
+    reasons = top_reasons(points, values, names, describe, count=3)
+    assert reasons == [
+        ["+12 pts: active_days_30=9", "-8 pts: days_since_community=45", "-3 pts: y=1"]
+    ]
+    assert top_reasons(np.zeros((1, 5), int), values, names, describe, count=3) == [[]]
+
+
+def test_sparkline() -> None:
+    line = sparkline([0, 50, 100, float("nan")])
+    assert len(line) == 4 and line[0] == "▁" and line[2] == "█" and line[3] == " "
