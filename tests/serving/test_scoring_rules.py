@@ -12,6 +12,7 @@ from engagement_score.serving.scoring import (
     ScoringConfig,
     Tier,
     allocate_points,
+    daily_noise,
     momentum_labels,
     momentum_threshold,
     sparkline,
@@ -75,14 +76,27 @@ def test_momentum_threshold_tracks_noise() -> None:
     rng = np.random.default_rng(0)
     quiet = 50 + np.cumsum(rng.normal(0, 0.5, size=(500, 31)), axis=1)
     noisy = 50 + np.cumsum(rng.normal(0, 2.0, size=(500, 31)), axis=1)
-    t_quiet = momentum_threshold(quiet, 2.0, 0)
-    t_noisy = momentum_threshold(noisy, 2.0, 0)
+    t_quiet = momentum_threshold(*map(np.sum, daily_noise(quiet, cap=100)), 2.0, 0)
+    t_noisy = momentum_threshold(*map(np.sum, daily_noise(noisy, cap=100)), 2.0, 0)
     assert t_noisy == pytest.approx(4 * t_quiet, rel=0.15)
     # For a pure random walk the threshold is 2 sigma of the 30-day move: about 5% cross it.
     moves = noisy[:, -1] - noisy[:, 0]
     share = np.mean(np.abs(moves) > t_noisy)
     assert 0.01 < share < 0.12
-    assert momentum_threshold(np.full((3, 31), 40.0), 2.0, 5) == 5
+    flat = daily_noise(np.full((3, 31), 40.0), cap=20)
+    assert momentum_threshold(flat[0].sum(), flat[1].sum(), 2.0, 5) == 5
+    assert momentum_threshold(0.0, 0, 2.0, 5) == 5
+
+
+def test_daily_noise_combines_across_partitions() -> None:
+    rng = np.random.default_rng(1)
+    series = rng.uniform(0, 100, size=(40, 31))
+    series[:5, :10] = np.nan  # advocates who joined during the window
+    whole = daily_noise(series, cap=20)
+    parts = [daily_noise(series[i : i + 7], cap=20) for i in range(0, 40, 7)]
+    assert np.isclose(whole[0].sum(), sum(p[0].sum() for p in parts))
+    assert whole[1].sum() == sum(p[1].sum() for p in parts) == 40 * 30 - 5 * 10
+    assert (np.sqrt(whole[0] / np.maximum(whole[1], 1)) <= 20).all()
 
 
 def test_momentum_labels() -> None:

@@ -39,6 +39,7 @@ class ScoringConfig:
     demotion_days: int = 7
     noise_multiplier: float = 2.0
     min_momentum_points: int = 5
+    daily_change_cap: float = 20.0
     at_risk_max_probability: float = 0.5
     reason_count: int = 3
     min_reason_points: int = 1
@@ -61,6 +62,7 @@ class ScoringConfig:
                 demotion_days=int(data.get("demotion_days", 7)),
                 noise_multiplier=float(momentum.get("noise_multiplier", 2.0)),
                 min_momentum_points=int(momentum.get("min_points", 5)),
+                daily_change_cap=float(momentum.get("daily_change_cap", 20.0)),
                 at_risk_max_probability=float(at_risk.get("max_probability", 0.5)),
                 reason_count=int(reasons.get("count", 3)),
                 min_reason_points=int(reasons.get("min_abs_points", 1)),
@@ -86,6 +88,7 @@ class ScoringConfig:
             "momentum": {
                 "noise_multiplier": self.noise_multiplier,
                 "min_points": self.min_momentum_points,
+                "daily_change_cap": self.daily_change_cap,
             },
             "at_risk": {"max_probability": self.at_risk_max_probability},
             "reasons": {"count": self.reason_count, "min_abs_points": self.min_reason_points},
@@ -137,21 +140,31 @@ def tiers_with_hysteresis(
 # --------------------------------------------------------------------------- momentum
 
 
-def momentum_threshold(daily_scores: np.ndarray, noise_multiplier: float, min_points: float) -> float:
-    """Points a 30-day move must exceed to count as ``gaining`` or ``slipping``.
+def daily_noise(daily_scores: np.ndarray, cap: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per advocate: the sum of squared day-over-day score changes (each capped) and their count.
 
-    The score's day-to-day noise is measured on the daily series of this run: the root mean square
-    of the day-over-day changes across all advocates (the top 1% of changes clipped so a few real
-    jumps do not inflate it), scaled to 30 days as a random walk would be (x sqrt(30)) and times
-    ``noise_multiplier``. Real trends also move scores day to day, so this errs on the side of
-    calling an advocate ``steady``.
+    Sums, not a statistic, so partitions (chunks here, Spark partitions there) combine exactly into
+    one program-wide noise estimate with :func:`momentum_threshold`.
     """
     diffs = np.diff(np.asarray(daily_scores, dtype=float), axis=1)
-    diffs = np.abs(diffs[~np.isnan(diffs)])
-    if diffs.size == 0:
+    known = ~np.isnan(diffs)
+    capped = np.minimum(np.abs(np.where(known, diffs, 0.0)), cap)
+    return (capped**2).sum(axis=1), known.sum(axis=1)
+
+
+def momentum_threshold(
+    sum_squares: float, count: float, noise_multiplier: float, min_points: float
+) -> float:
+    """Points a 30-day move must exceed to count as ``gaining`` or ``slipping``.
+
+    The score's day-to-day noise is measured on the daily series of this run (see
+    :func:`daily_noise`): the root mean square of day-over-day changes across all advocates, scaled
+    to 30 days as a random walk would be (x sqrt(30)), times ``noise_multiplier``. Real trends also
+    move scores day to day, so the estimate errs on the side of calling an advocate ``steady``.
+    """
+    if count <= 0:
         return float(min_points)
-    diffs = np.minimum(diffs, np.quantile(diffs, 0.99))
-    sigma_30 = float(np.sqrt(np.mean(diffs**2))) * np.sqrt(30.0)
+    sigma_30 = float(np.sqrt(sum_squares / count)) * np.sqrt(30.0)
     return float(max(noise_multiplier * sigma_30, min_points))
 
 
