@@ -252,6 +252,12 @@ def load_inputs(events_path: str | Path, advocates_path: str | Path) -> Inputs:
 # --------------------------------------------------------------------------- writing
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 @contextlib.contextmanager
 def atomic_paths(*targets: str | Path) -> Iterator[list[Path]]:
     """Yield temporary paths beside each target; on success rename all into place, else remove.
@@ -269,7 +275,9 @@ def atomic_paths(*targets: str | Path) -> Iterator[list[Path]]:
             os.close(fd)
             temps.append(Path(name))
         yield temps
+        mode = 0o666 & ~_umask()
         for temp, final in zip(temps, finals, strict=True):
+            os.chmod(temp, mode)  # mkstemp creates 0600; outputs get the usual permissions
             os.replace(temp, final)
     finally:
         for temp in temps:
@@ -326,7 +334,9 @@ class ParquetStreamWriter:
         self._schema: pa.Schema | None = None
 
     def write(self, frame: pd.DataFrame) -> None:
-        table = pa.Table.from_pandas(frame, preserve_index=False, schema=self._schema)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self._schema is not None:
+            table = table.cast(self._schema)
         if self._writer is None:
             self._schema = table.schema
             self._writer = pq.ParquetWriter(self._path, self._schema, compression="zstd")
