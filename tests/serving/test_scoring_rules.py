@@ -72,19 +72,24 @@ def test_hysteresis_never_below_plain_band(series: np.ndarray) -> None:
     assert (tiers_with_hysteresis(series, TIERS, demotion_days=1) == plain).all()
 
 
-def test_momentum_threshold_tracks_noise() -> None:
+def test_momentum_threshold_tracks_noise_not_trend() -> None:
     rng = np.random.default_rng(0)
-    quiet = 50 + np.cumsum(rng.normal(0, 0.5, size=(500, 31)), axis=1)
-    noisy = 50 + np.cumsum(rng.normal(0, 2.0, size=(500, 31)), axis=1)
+    days = np.arange(31)
+    trend = rng.normal(0, 1.0, size=(2000, 1)) * days  # real trends, about 1 pt a day
+    quiet = 50 + trend + rng.normal(0, 1.0, size=(2000, 31))
+    noisy = 50 + trend + rng.normal(0, 4.0, size=(2000, 31))
     t_quiet = momentum_threshold(*map(np.sum, daily_noise(quiet, cap=100)), 2.0, 0)
     t_noisy = momentum_threshold(*map(np.sum, daily_noise(noisy, cap=100)), 2.0, 0)
-    assert t_noisy == pytest.approx(4 * t_quiet, rel=0.15)
-    # For a pure random walk the threshold is 2 sigma of the 30-day move: about 5% cross it.
-    moves = noisy[:, -1] - noisy[:, 0]
-    share = np.mean(np.abs(moves) > t_noisy)
-    assert 0.01 < share < 0.12
-    flat = daily_noise(np.full((3, 31), 40.0), cap=20)
-    assert momentum_threshold(flat[0].sum(), flat[1].sum(), 2.0, 5) == 5
+    # the trends are not mistaken for noise: threshold = 2 x sqrt(2) x sigma
+    assert t_quiet == pytest.approx(2 * np.sqrt(2) * 1.0, rel=0.05)
+    assert t_noisy == pytest.approx(2 * np.sqrt(2) * 4.0, rel=0.05)
+    # without a trend, about 5% of advocates cross the threshold by noise alone
+    flat = 50 + rng.normal(0, 4.0, size=(4000, 31))
+    threshold = momentum_threshold(*map(np.sum, daily_noise(flat, cap=100)), 2.0, 0)
+    share = np.mean(np.abs(flat[:, -1] - flat[:, 0]) > threshold)
+    assert 0.03 < share < 0.07
+    constant = daily_noise(np.full((3, 31), 40.0), cap=20)
+    assert momentum_threshold(constant[0].sum(), constant[1].sum(), 2.0, 5) == 5
     assert momentum_threshold(0.0, 0, 2.0, 5) == 5
 
 
@@ -92,11 +97,13 @@ def test_daily_noise_combines_across_partitions() -> None:
     rng = np.random.default_rng(1)
     series = rng.uniform(0, 100, size=(40, 31))
     series[:5, :10] = np.nan  # advocates who joined during the window
+    series[5, :29] = np.nan  # two known days: no noise estimate from this one
     whole = daily_noise(series, cap=20)
     parts = [daily_noise(series[i : i + 7], cap=20) for i in range(0, 40, 7)]
     assert np.isclose(whole[0].sum(), sum(p[0].sum() for p in parts))
-    assert whole[1].sum() == sum(p[1].sum() for p in parts) == 40 * 30 - 5 * 10
-    assert (np.sqrt(whole[0] / np.maximum(whole[1], 1)) <= 20).all()
+    assert whole[1].sum() == sum(p[1].sum() for p in parts) == 34 * 29 + 5 * 19
+    assert whole[1][5] == 0 and whole[0][5] == 0
+    assert (whole[0] <= whole[1] * 20**2 + 1e-9).all()
 
 
 def test_momentum_labels() -> None:

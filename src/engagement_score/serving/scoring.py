@@ -141,31 +141,46 @@ def tiers_with_hysteresis(
 
 
 def daily_noise(daily_scores: np.ndarray, cap: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per advocate: the sum of squared day-over-day score changes (each capped) and their count.
+    """Per advocate: squared residuals of the daily scores around their own linear trend, and dof.
 
-    Sums, not a statistic, so partitions (chunks here, Spark partitions there) combine exactly into
-    one program-wide noise estimate with :func:`momentum_threshold`.
+    An advocate's score jitters from day to day (a busy week leaves the 7-day window, a weekend
+    passes) around whatever real trend it has. Fitting a straight line through each advocate's
+    daily series and keeping what the line does not explain isolates that jitter; residuals are
+    capped at ``cap`` points so a single real jump does not count as noise. Returned as sums and
+    degrees of freedom (known days - 2), so partitions (chunks here, Spark partitions there)
+    combine exactly into one program-wide estimate with :func:`momentum_threshold`.
     """
-    diffs = np.diff(np.asarray(daily_scores, dtype=float), axis=1)
-    known = ~np.isnan(diffs)
-    capped = np.minimum(np.abs(np.where(known, diffs, 0.0)), cap)
-    return (capped**2).sum(axis=1), known.sum(axis=1)
+    y = np.asarray(daily_scores, dtype=float)
+    known = ~np.isnan(y)
+    t = np.broadcast_to(np.arange(y.shape[1], dtype=float), y.shape)
+    n = known.sum(axis=1)
+    safe_n = np.maximum(n, 1)
+    t_mean = np.where(known, t, 0).sum(axis=1) / safe_n
+    y_mean = np.where(known, y, 0).sum(axis=1) / safe_n
+    dt = np.where(known, t - t_mean[:, None], 0.0)
+    dy = np.where(known, y - y_mean[:, None], 0.0)
+    sxx = (dt**2).sum(axis=1)
+    slope = np.divide((dt * dy).sum(axis=1), sxx, out=np.zeros(len(y)), where=sxx > 0)
+    residual = np.minimum(np.abs(dy - slope[:, None] * dt), cap)
+    enough = n >= 3
+    sum_squares = np.where(enough, (residual**2).sum(axis=1), 0.0)
+    dof = np.where(enough, n - 2, 0)
+    return sum_squares, dof
 
 
 def momentum_threshold(
-    sum_squares: float, count: float, noise_multiplier: float, min_points: float
+    sum_squares: float, dof: float, noise_multiplier: float, min_points: float
 ) -> float:
     """Points a 30-day move must exceed to count as ``gaining`` or ``slipping``.
 
-    The score's day-to-day noise is measured on the daily series of this run (see
-    :func:`daily_noise`): the root mean square of day-over-day changes across all advocates, scaled
-    to 30 days as a random walk would be (x sqrt(30)), times ``noise_multiplier``. Real trends also
-    move scores day to day, so the estimate errs on the side of calling an advocate ``steady``.
+    With day-to-day jitter of standard deviation sigma around a trend (measured program-wide by
+    :func:`daily_noise`), the difference of two days' scores carries noise of sqrt(2) x sigma; the
+    threshold is ``noise_multiplier`` times that, never below ``min_points``.
     """
-    if count <= 0:
+    if dof <= 0:
         return float(min_points)
-    sigma_30 = float(np.sqrt(sum_squares / count)) * np.sqrt(30.0)
-    return float(max(noise_multiplier * sigma_30, min_points))
+    sigma = float(np.sqrt(sum_squares / dof))
+    return float(max(noise_multiplier * np.sqrt(2.0) * sigma, min_points))
 
 
 def momentum_labels(trend: np.ndarray, threshold: float) -> np.ndarray:

@@ -1,0 +1,265 @@
+"""Batch scoring: every advocate on the roster as of T, with trend, momentum, risk and reasons.
+
+:func:`score_partition` is a pure function of one partition of advocates (their events and roster
+rows): it builds features for the 31 daily as-of dates T-30 .. T in one pass, scores them all in
+one call, and derives the tier (with hysteresis), trend and reasons from that daily series. The
+local engine runs it over chunks of the roster (:func:`score_program`); the Spark engine runs the
+very same function in ``applyInPandas`` (:mod:`engagement_score.serving.spark`). Only momentum
+needs the whole program, since its threshold is the program's measured score noise:
+:func:`finalize` combines the per-advocate noise sums and labels momentum afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engagement_score.config import FeatureSpec
+from engagement_score.contract import SCORE_COLUMNS, TIMESTAMP_DTYPE
+from engagement_score.features.build import build_features_partition, feature_descriptions
+from engagement_score.serving.explain import reason_texts
+from engagement_score.serving.model import EngagementModel, probability_to_score
+from engagement_score.serving.scoring import (
+    ScoringConfig,
+    daily_noise,
+    momentum_labels,
+    momentum_threshold,
+    tiers_with_hysteresis,
+)
+
+DAY = pd.Timedelta(days=1)
+#: Extra output columns after the contract's, in order.
+EXTRA_COLUMNS: tuple[str, ...] = ("coverage", "active_30d", "score_30d_ago")
+#: Per-advocate sums that :func:`finalize` combines into the momentum threshold, then drops.
+NOISE_COLUMNS: tuple[str, ...] = ("_noise_ss", "_noise_n")
+HISTORY_COLUMN = "score_history"
+COVERAGE_FULL = "portal+community"
+COVERAGE_PORTAL = "portal only"
+
+
+def model_feature_spec(model: EngagementModel) -> FeatureSpec:
+    """The feature spec the model was trained with (carried in its metadata), else the default."""
+    data = model.metadata.get("feature_spec")
+    return FeatureSpec.from_dict(data) if isinstance(data, dict) else FeatureSpec.load()
+
+
+def model_scoring_config(model: EngagementModel) -> ScoringConfig:
+    """The serving configuration the model carries, else ``serving/scoring.yaml``."""
+    data = model.metadata.get("scoring_config")
+    return ScoringConfig.from_dict(data) if isinstance(data, dict) else ScoringConfig.load()
+
+
+@dataclass(frozen=True)
+class ScoringResult:
+    """Scores of a program as of T and the momentum threshold measured on its daily series."""
+
+    scores: pd.DataFrame
+    momentum_threshold: float
+
+
+def trend_dates(as_of: pd.Timestamp, days: int = 30) -> list[pd.Timestamp]:
+    """The daily as-of dates T - days .. T, oldest first."""
+    return [as_of - k * DAY for k in range(days, -1, -1)]
+
+
+def _empty_scores(as_of: pd.Timestamp, keep_history: bool) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "advocate_id": pd.Series([], dtype="str"),
+            "as_of": pd.Series([], dtype=TIMESTAMP_DTYPE),
+            "score": pd.Series([], dtype="int64"),
+            "probability": pd.Series([], dtype="float64"),
+            "tier": pd.Series([], dtype="str"),
+            "trend_30d": pd.Series([], dtype="Int64"),
+            "momentum": pd.Series([], dtype="str"),
+            "at_risk": pd.Series([], dtype="bool"),
+            "reasons": pd.Series([], dtype=object),
+            "coverage": pd.Series([], dtype="str"),
+            "active_30d": pd.Series([], dtype="bool"),
+            "score_30d_ago": pd.Series([], dtype="Int64"),
+            "_noise_ss": pd.Series([], dtype="float64"),
+            "_noise_n": pd.Series([], dtype="int64"),
+        }
+    )
+    if keep_history:
+        frame[HISTORY_COLUMN] = pd.Series([], dtype=object)
+    return frame
+
+
+def score_partition(
+    events: pd.DataFrame,
+    advocates: pd.DataFrame,
+    as_of: pd.Timestamp,
+    model: EngagementModel,
+    *,
+    spec: FeatureSpec | None = None,
+    config: ScoringConfig | None = None,
+    with_reasons: bool = True,
+    keep_history: bool = False,
+) -> pd.DataFrame:
+    """Score one partition of advocates as of ``as_of`` (pure; see the module docstring).
+
+    Returns one row per advocate of ``advocates`` on the roster as of T (``joined_at <= T``), sorted
+    by ``advocate_id``, with the contract's columns, ``coverage``, ``active_30d``,
+    ``score_30d_ago``, the noise sums for :func:`finalize` and, with ``keep_history``, the daily
+    scores T-30 .. T as ``score_history`` (a list, None before joining). ``momentum`` is left
+    ``steady`` here; :func:`finalize` sets it against the program-wide threshold.
+    """
+    spec = spec or model_feature_spec(model)
+    config = config or model_scoring_config(model)
+    dates = trend_dates(as_of)
+    features = build_features_partition(events, advocates, dates, spec)
+    if features.empty or not (features["as_of"] == as_of).any():
+        return _empty_scores(as_of, keep_history)
+
+    probability = model.predict_proba(features)
+    scores = probability_to_score(probability)
+    today = (features["as_of"] == as_of).to_numpy()
+    ids = features["advocate_id"].to_numpy()[today]  # sorted: rows are (advocate_id, as_of)
+    position = np.searchsorted(ids, features["advocate_id"].to_numpy())
+    day = ((features["as_of"] - dates[0]) // DAY).to_numpy()
+    daily = np.full((len(ids), len(dates)), np.nan)
+    daily[position, day] = scores
+
+    n = len(ids)
+    score_today = scores[today]
+    prob_today = probability[today]
+    tiers = config.tiers
+    tier_idx = tiers_with_hysteresis(daily, tiers, config.demotion_days)
+    tier_names = np.array([t.name for t in tiers], dtype=object)[tier_idx]
+
+    roster = advocates.set_index("advocate_id").loc[ids]
+    connected = roster["community_connected_at"]
+    coverage = np.where(connected.notna() & (connected <= as_of), COVERAGE_FULL, COVERAGE_PORTAL)
+    recent = events[(events["occurred_at"] >= as_of - 30 * DAY) & (events["occurred_at"] < as_of)]
+    active = np.isin(ids, recent["advocate_id"].unique())
+
+    if with_reasons and config.reason_count > 0:
+        reasons, _ = reason_texts(
+            model,
+            features.loc[today],
+            feature_descriptions(spec),
+            config.reason_count,
+            config.min_reason_points,
+        )
+    else:
+        reasons = [[] for _ in range(n)]
+
+    earlier = daily[:, 0]
+    ss, count = daily_noise(daily, config.daily_change_cap)
+    out = pd.DataFrame(
+        {
+            "advocate_id": pd.Series(ids, dtype="str"),
+            "as_of": pd.Series([as_of] * n, dtype=TIMESTAMP_DTYPE),
+            "score": score_today.astype("int64"),
+            "probability": prob_today.astype("float64"),
+            "tier": pd.Series(tier_names, dtype="str"),
+            "trend_30d": pd.array(
+                np.where(np.isnan(earlier), 0, score_today - np.nan_to_num(earlier)), dtype="Int64"
+            ),
+            "momentum": pd.Series(["steady"] * n, dtype="str"),
+            "at_risk": active & (prob_today < config.at_risk_max_probability),
+            "reasons": pd.Series(reasons, dtype=object),
+            "coverage": pd.Series(coverage, dtype="str"),
+            "active_30d": active,
+            "score_30d_ago": pd.array(np.nan_to_num(earlier).astype("int64"), dtype="Int64"),
+            "_noise_ss": ss,
+            "_noise_n": count.astype("int64"),
+        }
+    )
+    unknown = np.isnan(earlier)
+    out.loc[unknown, "trend_30d"] = pd.NA
+    out.loc[unknown, "score_30d_ago"] = pd.NA
+    if keep_history:
+        out[HISTORY_COLUMN] = [
+            [None if np.isnan(v) else int(v) for v in row] for row in daily
+        ]
+    return out
+
+
+def finalize(frame: pd.DataFrame, config: ScoringConfig) -> ScoringResult:
+    """Label momentum against the program-wide noise threshold and order the columns."""
+    threshold = momentum_threshold(
+        float(frame["_noise_ss"].sum()),
+        float(frame["_noise_n"].sum()),
+        config.noise_multiplier,
+        config.min_momentum_points,
+    )
+    out = frame.drop(columns=list(NOISE_COLUMNS))
+    trend = out["trend_30d"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    out["momentum"] = pd.Series(momentum_labels(trend, threshold), dtype="str", index=out.index)
+    rest = [c for c in out.columns if c not in SCORE_COLUMNS]
+    out = out[list(SCORE_COLUMNS) + rest].sort_values("advocate_id", ignore_index=True)
+    return ScoringResult(scores=out, momentum_threshold=threshold)
+
+
+def partitions(
+    events: pd.DataFrame, advocates: pd.DataFrame, chunk_size: int
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """Split the roster (sorted by id) into chunks, each with its own advocates' events."""
+    roster = advocates.sort_values("advocate_id", ignore_index=True)
+    ids = roster["advocate_id"].to_numpy()
+    codes = np.searchsorted(ids, events["advocate_id"].to_numpy()) // max(chunk_size, 1)
+    order = np.argsort(codes, kind="stable")
+    n_chunks = max(1, -(-len(ids) // chunk_size))
+    bounds = np.searchsorted(codes[order], np.arange(n_chunks + 1))
+    for i in range(n_chunks):
+        rows = order[bounds[i] : bounds[i + 1]]
+        yield events.iloc[rows], roster.iloc[i * chunk_size : (i + 1) * chunk_size]
+
+
+def score_program(
+    events: pd.DataFrame,
+    advocates: pd.DataFrame,
+    as_of: pd.Timestamp,
+    model: EngagementModel,
+    *,
+    chunk_size: int = 20_000,
+    with_reasons: bool = True,
+    keep_history: bool = False,
+    on_chunk: Callable[[int], None] | None = None,
+    config: ScoringConfig | None = None,
+) -> ScoringResult:
+    """Score every advocate on the roster as of T, chunk by chunk (the local engine)."""
+    spec = model_feature_spec(model)
+    config = config or model_scoring_config(model)
+    frames = []
+    for chunk_events, chunk_roster in partitions(events, advocates, chunk_size):
+        frames.append(
+            score_partition(
+                chunk_events,
+                chunk_roster,
+                as_of,
+                model,
+                spec=spec,
+                config=config,
+                with_reasons=with_reasons,
+                keep_history=keep_history,
+            )
+        )
+        if on_chunk is not None:
+            on_chunk(len(chunk_roster))
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return finalize(frame, config)
+
+
+def n_partitions(advocates: pd.DataFrame, chunk_size: int) -> int:
+    """How many chunks :func:`score_program` uses (for a progress bar)."""
+    return max(1, -(-len(advocates) // chunk_size))
+
+
+def summary(result: ScoringResult) -> dict[str, Any]:
+    """Counts a batch job prints: advocates, tiers, momentum, at risk."""
+    scores = result.scores
+    return {
+        "advocates": len(scores),
+        "mean_score": float(scores["score"].mean()) if len(scores) else float("nan"),
+        "tiers": scores["tier"].value_counts().to_dict(),
+        "momentum": scores["momentum"].value_counts().to_dict(),
+        "at_risk": int(scores["at_risk"].sum()),
+        "momentum_threshold": result.momentum_threshold,
+    }
