@@ -52,7 +52,9 @@ def test_reads_csv_into_canonical_frames(files: tuple[Path, Path]) -> None:
 
 
 @pytest.mark.parametrize("suffix", [".csv.gz", ".parquet"])
-def test_gzip_and_parquet_read_like_csv(tmp_path: Path, files: tuple[Path, Path], suffix: str) -> None:
+def test_gzip_and_parquet_read_like_csv(
+    tmp_path: Path, files: tuple[Path, Path], suffix: str
+) -> None:
     expected = io.load_inputs(*files)
     if suffix == ".csv.gz":
         ev = write(tmp_path / f"e{suffix}", EVENTS)
@@ -67,9 +69,7 @@ def test_gzip_and_parquet_read_like_csv(tmp_path: Path, files: tuple[Path, Path]
 
 
 def test_parquet_native_timestamps_naive_are_utc(tmp_path: Path) -> None:
-    roster = pd.DataFrame(
-        {"advocate_id": ["a"], "joined_at": pd.to_datetime(["2026-01-01 05:00"])}
-    )
+    roster = pd.DataFrame({"advocate_id": ["a"], "joined_at": pd.to_datetime(["2026-01-01 05:00"])})
     path = tmp_path / "a.parquet"
     roster.to_parquet(path)
     got = io.read_advocates(path)
@@ -91,7 +91,9 @@ def test_events_without_event_id_are_all_kept(tmp_path: Path, files: tuple[Path,
     assert inputs.events["event_id"].isna().all()
 
 
-def test_orphan_events_reported_not_dropped_silently(tmp_path: Path, files: tuple[Path, Path]) -> None:
+def test_orphan_events_reported_not_dropped_silently(
+    tmp_path: Path, files: tuple[Path, Path]
+) -> None:
     text = EVENTS + "ghost,2026-03-01,login,portal,,e9\nghost,2026-03-02,login,portal,,e10\n"
     inputs = io.load_inputs(write(tmp_path / "e.csv", text), files[1])
     assert len(inputs.events) == 3
@@ -199,10 +201,14 @@ def test_write_table_csv_lists_as_json(tmp_path: Path) -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    ids=st.lists(st.from_regex(r"0{0,3}[0-9]{1,5}", fullmatch=True), min_size=1, max_size=8, unique=True),
+    ids=st.lists(
+        st.from_regex(r"0{0,3}[0-9]{1,5}", fullmatch=True), min_size=1, max_size=8, unique=True
+    ),
     offset_hours=st.integers(min_value=-12, max_value=14),
 )
-def test_ids_are_strings_and_offsets_convert(tmp_path_factory: pytest.TempPathFactory, ids: list[str], offset_hours: int) -> None:
+def test_ids_are_strings_and_offsets_convert(
+    tmp_path_factory: pytest.TempPathFactory, ids: list[str], offset_hours: int
+) -> None:
     folder = tmp_path_factory.mktemp("p")
     sign = "+" if offset_hours >= 0 else "-"
     stamp = f"2026-05-01T12:00:00{sign}{abs(offset_hours):02d}:00"

@@ -18,10 +18,9 @@ Downstream stages may then rely on these guarantees without re-checking them:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-import warnings
 
 import pandas as pd
 
@@ -85,7 +84,9 @@ class ContractError(Exception):
         if self.rows:
             shown = ", ".join(str(r) for r in list(self.rows)[:MAX_ROWS_IN_MESSAGE])
             total = self.n_rows if self.n_rows is not None else len(self.rows)
-            more = f" (and {total - MAX_ROWS_IN_MESSAGE} more)" if total > MAX_ROWS_IN_MESSAGE else ""
+            more = (
+                f" (and {total - MAX_ROWS_IN_MESSAGE} more)" if total > MAX_ROWS_IN_MESSAGE else ""
+            )
             text += f"; first offending rows: {shown}{more}"
         return text + "."
 

@@ -75,9 +75,13 @@ def _kind(path: Path) -> str:
         return "csv"
     if name.endswith(PARQUET_SUFFIXES):
         return "parquet"
-    raise ContractError(
-        "has an unknown extension; use .csv, .csv.gz or .parquet", file=str(path)
-    )
+    raise ContractError("has an unknown extension; use .csv, .csv.gz or .parquet", file=str(path))
+
+
+def check_output_path(path: str | Path) -> Path:
+    """Refuse an output name whose extension is not .parquet, .csv or .csv.gz (before any work)."""
+    _kind(Path(path))
+    return Path(path)
 
 
 def read_raw(path: str | Path) -> pd.DataFrame:
@@ -101,7 +105,13 @@ def read_raw(path: str | Path) -> pd.DataFrame:
             frame = pd.read_parquet(path)
     except pd.errors.EmptyDataError:
         raise ContractError("is empty (no header, no rows)", file=str(path)) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError, pa.ArrowException) as exc:
+    except (
+        pd.errors.ParserError,
+        UnicodeDecodeError,
+        OSError,
+        ValueError,
+        pa.ArrowException,
+    ) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ContractError(f"cannot be read as {kind}: {first_line}", file=str(path)) from None
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -176,10 +186,14 @@ def normalize_events(raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, int]:
     out["event_type"] = _to_text(raw["event_type"]).str.strip()
     out["source"] = _to_text(raw["source"]).str.strip().str.lower()
     out["value"] = (
-        _to_float(raw["value"], file, "value") if "value" in raw else pd.Series(float("nan"), index=raw.index)
+        _to_float(raw["value"], file, "value")
+        if "value" in raw
+        else pd.Series(float("nan"), index=raw.index)
     )
     out["event_id"] = (
-        _to_text(raw["event_id"]) if "event_id" in raw else pd.Series(pd.NA, index=raw.index, dtype="str")
+        _to_text(raw["event_id"])
+        if "event_id" in raw
+        else pd.Series(pd.NA, index=raw.index, dtype="str")
     )
     out = validate(out, EVENTS_SCHEMA, file)
     has_id = out["event_id"].notna()

@@ -27,7 +27,9 @@ class Program:
 
 @pytest.fixture(scope="session")
 def program() -> Program:
-    config = SimulationConfig(n_advocates=400, n_days=420, seed=11, end=pd.Timestamp("2026-12-01", tz="UTC"))
+    config = SimulationConfig(
+        n_advocates=400, n_days=420, seed=11, end=pd.Timestamp("2026-12-01", tz="UTC")
+    )
     sim = simulate_program(config)
     advocates = sim.advocates.copy()
     # an advocate with no events at all, who must still get a score
@@ -49,7 +51,10 @@ def program() -> Program:
     raw = booster.predict(table[names].astype(float))
     knots = np.quantile(raw, np.linspace(0, 1, 11))
     knots = np.unique(knots)
-    observed = [table["engaged"][(raw >= a) & (raw <= b)].mean() for a, b in zip(knots, knots[1:], strict=False)]
+    observed = [
+        table["engaged"][(raw >= a) & (raw <= b)].mean()
+        for a, b in zip(knots, knots[1:], strict=False)
+    ]
     calibrated = np.maximum.accumulate(np.r_[observed[0], observed])
     model = EngagementModel(
         booster=booster,

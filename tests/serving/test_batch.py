@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 
 from engagement_score.contract import SCORE_COLUMNS, TIMESTAMP_DTYPE
+from engagement_score.features.build import build_features
 from engagement_score.serving.batch import (
     HISTORY_COLUMN,
     score_partition,
     score_program,
 )
 from engagement_score.serving.explain import explain_rows
-from engagement_score.features.build import build_features
 
 from .conftest import Program
 
@@ -61,7 +61,9 @@ def test_trend_is_score_minus_score_30_days_earlier(program: Program, scored: pd
     both = scored.set_index("advocate_id").join(earlier.rename("earlier"), how="left")
     known = both["earlier"].notna()
     assert known.sum() > 100
-    assert (both.loc[known, "trend_30d"] == both.loc[known, "score"] - both.loc[known, "earlier"]).all()
+    assert (
+        both.loc[known, "trend_30d"] == both.loc[known, "score"] - both.loc[known, "earlier"]
+    ).all()
     assert both.loc[~known, "trend_30d"].isna().all()  # joined within the last 30 days
     history = scored[HISTORY_COLUMN]
     assert (history.map(len) == 31).all()
@@ -98,15 +100,21 @@ def test_at_risk_only_for_recently_active(scored: pd.DataFrame) -> None:
     assert scored["at_risk"].any()
 
 
-def test_coverage_says_portal_only_when_not_connected(program: Program, scored: pd.DataFrame) -> None:
+def test_coverage_says_portal_only_when_not_connected(
+    program: Program, scored: pd.DataFrame
+) -> None:
     roster = program.advocates.set_index("advocate_id")
     connected = roster.loc[scored["advocate_id"], "community_connected_at"]
-    expected = np.where(connected.notna() & (connected <= program.as_of), "portal+community", "portal only")
+    expected = np.where(
+        connected.notna() & (connected <= program.as_of), "portal+community", "portal only"
+    )
     assert (scored["coverage"].to_numpy() == expected).all()
     assert set(expected) == {"portal+community", "portal only"}
 
 
 def test_events_at_or_after_t_change_nothing(program: Program, scored: pd.DataFrame) -> None:
     future = program.events[program.events["occurred_at"] < program.as_of]
-    again = score_program(future, program.advocates, program.as_of, program.model, keep_history=True)
+    again = score_program(
+        future, program.advocates, program.as_of, program.model, keep_history=True
+    )
     pd.testing.assert_frame_equal(again.scores, scored)

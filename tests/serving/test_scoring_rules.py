@@ -63,7 +63,9 @@ def test_nan_days_before_joining_are_ignored() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(hnp.arrays(float, st.tuples(st.integers(1, 6), st.integers(1, 20)), elements=st.floats(0, 100)))
+@given(
+    hnp.arrays(float, st.tuples(st.integers(1, 6), st.integers(1, 20)), elements=st.floats(0, 100))
+)
 def test_hysteresis_never_below_plain_band(series: np.ndarray) -> None:
     """Hysteresis only delays demotions: the tier is never lower than today's band."""
     with_h = tiers_with_hysteresis(series, TIERS, demotion_days=4)

@@ -175,9 +175,7 @@ def score_partition(
     out.loc[unknown, "trend_30d"] = pd.NA
     out.loc[unknown, "score_30d_ago"] = pd.NA
     if keep_history:
-        out[HISTORY_COLUMN] = [
-            [None if np.isnan(v) else int(v) for v in row] for row in daily
-        ]
+        out[HISTORY_COLUMN] = [[None if np.isnan(v) else int(v) for v in row] for row in daily]
     return out
 
 
@@ -245,6 +243,22 @@ def score_program(
             on_chunk(len(chunk_roster))
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     return finalize(frame, config)
+
+
+def peer_sample(advocates: pd.DataFrame, advocate_id: str, n: int) -> pd.DataFrame:
+    """A deterministic sample of up to ``n`` roster rows that includes ``advocate_id``.
+
+    Scoring one advocate needs only their own events, except the momentum threshold, which is
+    measured on the program's daily scores: a fixed pseudo-random sample (by a hash of the id, so
+    the same every run) measures it without scoring the whole program.
+    """
+    if len(advocates) <= n + 1:
+        return advocates
+    order = pd.util.hash_pandas_object(advocates["advocate_id"], index=False).to_numpy().argsort()
+    picked = advocates.iloc[np.sort(order[:n])]
+    if advocate_id not in set(picked["advocate_id"]):
+        picked = pd.concat([picked, advocates[advocates["advocate_id"] == advocate_id]])
+    return picked
 
 
 def n_partitions(advocates: pd.DataFrame, chunk_size: int) -> int:

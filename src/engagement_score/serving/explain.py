@@ -61,3 +61,27 @@ def reason_texts(
         explanation.points, values, model.feature_names, describe, count, min_abs_points
     )
     return reasons, explanation
+
+
+def recent_activity(
+    events: pd.DataFrame, advocate_id: str, as_of: pd.Timestamp, days: int = 90
+) -> pd.DataFrame:
+    """One advocate's events by source and type in the last 30 and ``days`` days before T."""
+    mine = events[
+        (events["advocate_id"] == advocate_id)
+        & (events["occurred_at"] < as_of)
+        & (events["occurred_at"] >= as_of - pd.Timedelta(days=days))
+    ]
+    last30 = mine["occurred_at"] >= as_of - pd.Timedelta(days=30)
+    table = (
+        mine.assign(last_30d=last30)
+        .groupby(["source", "event_type"], observed=True)
+        .agg(
+            last_30d=("last_30d", "sum"),
+            **{f"last_{days}d": ("event_type", "size")},
+            last_seen=("occurred_at", "max"),
+        )
+        .reset_index()
+        .sort_values(["source", f"last_{days}d"], ascending=[False, False], ignore_index=True)
+    )
+    return table

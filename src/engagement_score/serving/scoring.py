@@ -17,6 +17,7 @@ import numpy as np
 from engagement_score.config import default_config_path, load_yaml
 from engagement_score.contract import ContractError
 
+
 @dataclass(frozen=True)
 class Tier:
     """A named score band: scores at or above ``min_score`` reach it."""
@@ -69,7 +70,9 @@ class ScoringConfig:
                 raw=dict(data),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ContractError(f"is not a valid scoring configuration ({exc!r})", file=file) from None
+            raise ContractError(
+                f"is not a valid scoring configuration ({exc!r})", file=file
+            ) from None
         if not tiers or tiers[-1].min_score > 0:
             raise ContractError("the lowest tier must start at score 0", file=file)
         if config.demotion_days < 1 or config.reason_count < 0:
