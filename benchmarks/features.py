@@ -1,0 +1,259 @@
+"""Benchmark of the point-in-time feature pipeline against a straightforward DuckDB query.
+
+For each program size (simulated advocates) and each number of as-of dates (1, and 31 daily dates
+for the 30-day trend) it measures, each case in its own subprocess so memory peaks do not mix:
+
+* ``pipeline``: ``build_features`` (all features) on frames already in memory; for outputs that
+  would not fit in memory (``--stream-above`` rows) the chunks of ``iter_features`` are computed
+  and dropped instead of concatenated (marked ``streamed``).
+* ``duckdb``: the same core window counts (events and distinct active days in 7, 30, 90, 180 and
+  365 days, per advocate and as-of date) as one SQL query over a table already loaded into DuckDB.
+
+Time is wall-clock (``time.perf_counter``) around the computation only; peak memory is the
+process's maximum resident set size (``ru_maxrss``), which includes the loaded input tables
+(reported separately as ``rss after load``). Data are simulated into ``--data-dir`` (default under
+``/tmp``), never into the repository. Also checks, on the smallest size, that the pipeline's counts
+equal DuckDB's.
+
+Usage::
+
+    python benchmarks/features.py --sizes 100000 1000000 --dates 1 31
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+WINDOWS = (7, 30, 90, 180, 365)
+CORE = [f"events_{w}d" for w in WINDOWS] + [f"active_days_{w}d" for w in WINDOWS]
+
+
+def peak_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB on Linux
+
+
+def ensure_data(data_dir: Path, n_advocates: int, seed: int = 0) -> Path:
+    """Simulate a program of ``n_advocates`` into ``data_dir/n`` unless it is already there."""
+    out = data_dir / f"advocates_{n_advocates}"
+    if (out / "events.parquet").is_file() and (out / "advocates.parquet").is_file():
+        return out
+    try:
+        from engagement_score.simulate import SimulationConfig, write_program
+    except ImportError:  # pragma: no cover - simulator not available: a plain numpy generator
+        return _numpy_program(out, n_advocates, seed)
+    write_program(out, SimulationConfig(n_advocates=n_advocates, seed=seed))
+    return out
+
+
+def _numpy_program(out: Path, n: int, seed: int, per_advocate: int = 100) -> Path:
+    """A crude stand-in program: Poisson event counts, uniform times over two years."""
+    rng = np.random.default_rng(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    end = pd.Timestamp("2026-12-01", tz="UTC")
+    ids = np.array([f"A{i:07d}" for i in range(n)], dtype=object)
+    joined = end - pd.to_timedelta(rng.integers(30, 1500, n), unit="D")
+    counts = rng.poisson(per_advocate, n)
+    owner = np.repeat(np.arange(n), counts)
+    when = end - pd.to_timedelta(rng.integers(0, 730 * 86400, len(owner)), unit="s")
+    types = np.array(
+        ["login", "challenge_completed", "review_written", "post_created", "like_given"]
+    )
+    pd.DataFrame(
+        {
+            "advocate_id": ids[owner],
+            "occurred_at": when,
+            "event_type": types[rng.integers(0, len(types), len(owner))],
+            "source": np.where(rng.random(len(owner)) < 0.7, "portal", "community"),
+            "value": rng.integers(0, 20, len(owner)).astype(float),
+        }
+    ).to_parquet(out / "events.parquet", index=False)
+    pd.DataFrame({"advocate_id": ids, "joined_at": joined}).to_parquet(
+        out / "advocates.parquet", index=False
+    )
+    return out
+
+
+def load(data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The two tables in canonical form (types as :mod:`engagement_score.io` produces them)."""
+    events = pd.read_parquet(data / "events.parquet")
+    advocates = pd.read_parquet(data / "advocates.parquet")
+    for frame, column in ((events, "occurred_at"), (advocates, "joined_at")):
+        frame[column] = frame[column].astype("datetime64[us, UTC]")
+    if "community_connected_at" in advocates:
+        advocates["community_connected_at"] = advocates["community_connected_at"].astype(
+            "datetime64[us, UTC]"
+        )
+    for column in ("advocate_id", "event_type", "source"):
+        events[column] = events[column].astype("str")
+    advocates["advocate_id"] = advocates["advocate_id"].astype("str")
+    return events, advocates
+
+
+def as_of_dates(events: pd.DataFrame, n_dates: int) -> list[pd.Timestamp]:
+    """The last ``n_dates`` midnights before the end of the simulated period, one day apart."""
+    end = events["occurred_at"].max().floor("D")
+    return [end - pd.Timedelta(days=k) for k in range(n_dates)][::-1]
+
+
+def duckdb_counts(con, dates: list[pd.Timestamp]):  # noqa: ANN001 - duckdb connection
+    """The straightforward SQL reference: join events to as-of dates, count per window."""
+    stamps = ", ".join(f"TIMESTAMPTZ '{d.isoformat()}'" for d in dates)
+    cols = []
+    for w in WINDOWS:
+        cond = f"e.occurred_at >= a.t - INTERVAL {w} DAY"
+        cols.append(f"count(*) FILTER (WHERE {cond}) AS events_{w}d")
+        cols.append(f"count(DISTINCT e.day) FILTER (WHERE {cond}) AS active_days_{w}d")
+    sql = f"""
+        WITH a AS (SELECT unnest([{stamps}]) AS t)
+        SELECT e.advocate_id, a.t AS as_of, {", ".join(cols)}
+        FROM ev e JOIN a ON e.occurred_at < a.t AND e.occurred_at >= a.t - INTERVAL 365 DAY
+        GROUP BY ALL
+    """
+    result = con.sql(sql).arrow()
+    return result.read_all() if hasattr(result, "read_all") else result
+
+
+def run_case(kind: str, data: Path, n_dates: int, stream_above: int) -> dict[str, object]:
+    events, advocates = load(data)
+    rss_loaded = peak_gib()
+    dates = as_of_dates(events, n_dates)
+    result: dict[str, object] = {"events": len(events), "advocates": len(advocates)}
+    if kind == "pipeline":
+        from engagement_score.config import FeatureSpec
+        from engagement_score.features import build_features, iter_features
+
+        spec = FeatureSpec.load()
+        streamed = len(advocates) * n_dates > stream_above
+        start = time.perf_counter()
+        if streamed:
+            rows = 0
+            for frame in iter_features(events, advocates, dates, spec):
+                rows += len(frame)
+                del frame
+        else:
+            rows = len(build_features(events, advocates, dates, spec))
+        seconds = time.perf_counter() - start
+        result |= {"rows": rows, "streamed": streamed}
+    elif kind == "duckdb":
+        import duckdb
+
+        threads = int(os.environ.get("DUCKDB_THREADS", "2"))
+        con = duckdb.connect(config={"threads": threads})
+        con.register("events_df", events[["advocate_id", "occurred_at"]])
+        con.sql(
+            "SET TimeZone = 'UTC'; CREATE TABLE ev AS SELECT advocate_id, occurred_at, "
+            "CAST(date_trunc('day', occurred_at) AS DATE) AS day FROM events_df"
+        )
+        con.unregister("events_df")
+        del events
+        rss_loaded = peak_gib()
+        start = time.perf_counter()
+        table = duckdb_counts(con, dates)
+        seconds = time.perf_counter() - start
+        result |= {"rows": table.num_rows, "threads": threads}
+    else:
+        raise SystemExit(f"unknown case {kind}")
+    return result | {
+        "seconds": round(seconds, 2),
+        "peak_gib": round(peak_gib(), 2),
+        "rss_after_load_gib": round(rss_loaded, 2),
+    }
+
+
+def verify(data: Path, n_dates: int) -> str:
+    """Check the pipeline's core counts equal DuckDB's on this program."""
+    import duckdb
+
+    from engagement_score.features import build_features
+
+    events, advocates = load(data)
+    dates = as_of_dates(events, n_dates)
+    ours = build_features(events, advocates, dates)
+    con = duckdb.connect()
+    con.register("events_df", events[["advocate_id", "occurred_at"]])
+    con.sql(
+        "SET TimeZone = 'UTC'; CREATE TABLE ev AS SELECT advocate_id, occurred_at, "
+        "CAST(date_trunc('day', occurred_at) AS DATE) AS day FROM events_df"
+    )
+    ref = duckdb_counts(con, dates).to_pandas()
+    ref["as_of"] = ref["as_of"].astype("datetime64[us, UTC]")
+    ref["advocate_id"] = ref["advocate_id"].astype("str")
+    merged = ours[["advocate_id", "as_of", *CORE]].merge(
+        ref, on=["advocate_id", "as_of"], how="left", suffixes=("", "_sql")
+    )
+    bad = 0
+    for c in CORE:
+        bad += int((merged[c].to_numpy() != merged[f"{c}_sql"].fillna(0).to_numpy()).sum())
+    extra = len(ref) - len(ref.merge(ours[["advocate_id", "as_of"]]))
+    return f"{len(merged):,} rows x {len(CORE)} counts compared, {bad} differ, {extra} extra in SQL"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--dates", type=int, nargs="+", default=[1, 31])
+    parser.add_argument("--cases", nargs="+", default=["pipeline", "duckdb"])
+    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/engagement_score_bench"))
+    parser.add_argument("--stream-above", type=int, default=10_000_000, help="output rows")
+    parser.add_argument("--no-verify", action="store_true")
+    parser.add_argument("--run-case", help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.run_case:  # child process: one case, JSON on stdout
+        print(json.dumps(run_case(args.run_case, args.data, args.dates[0], args.stream_above)))
+        return
+
+    results = []
+    for size in args.sizes:
+        started = time.perf_counter()
+        data = ensure_data(args.data_dir, size)
+        print(
+            f"# data for {size:,} advocates ready in {time.perf_counter() - started:.0f} s: {data}"
+        )
+        if size == min(args.sizes) and not args.no_verify:
+            print(f"# check against DuckDB (1 date): {verify(data, 1)}", flush=True)
+        for n_dates in args.dates:
+            for kind in args.cases:
+                cmd = [
+                    sys.executable, __file__, "--run-case", kind, "--data", str(data),
+                    "--dates", str(n_dates), "--stream-above", str(args.stream_above),
+                ]  # fmt: skip
+                proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+                if proc.returncode != 0:
+                    row = {"error": proc.stderr.strip().splitlines()[-1:]}
+                else:
+                    row = json.loads(proc.stdout.strip().splitlines()[-1])
+                row |= {"advocates_requested": size, "as_of_dates": n_dates, "case": kind}
+                results.append(row)
+                print(json.dumps(row), flush=True)
+
+    print(
+        "\n| advocates | events | as-of dates | case | seconds | peak GiB | GiB after load | rows |"
+    )
+    print("| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
+    for r in results:
+        if "error" in r:
+            print(f"| {r['advocates_requested']:,} | | {r['as_of_dates']} | {r['case']} | "
+                  f"error: {r['error']} | | | |")  # fmt: skip
+            continue
+        note = " (streamed)" if r.get("streamed") else ""
+        note += f" ({r['threads']} threads)" if "threads" in r else ""
+        print(
+            f"| {r['advocates']:,} | {r['events']:,} | {r['as_of_dates']} | {r['case']}{note} | "
+            f"{r['seconds']} | {r['peak_gib']} | {r['rss_after_load_gib']} | {r['rows']:,} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
