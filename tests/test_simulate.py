@@ -233,8 +233,8 @@ def test_slow_faders_keep_logging_in_while_valuable_actions_dry_up(
     totals = np.zeros((2, 2))  # rows: before, after; columns: logins, valuable
     n_faders = 0
     for advocate, onset in zip(onsets["advocate_id"], onsets["date"], strict=True):
-        before = (onset - 63 * DAY, onset - 7 * DAY)
-        after = (onset + 28 * DAY, onset + 84 * DAY)
+        before = (onset - 42 * DAY, onset - 7 * DAY)  # as long as the window after
+        after = (onset + 21 * DAY, onset + 56 * DAY)  # faders often lapse soon after
         if before[0] < config.start or after[1] > config.end:
             continue
         if joined[advocate] > before[0] - 60 * DAY:  # onboarding burst would confound

@@ -20,7 +20,9 @@ Latent state, a Markov chain with one step per day (:func:`_step`):
   hazard brings them back, much higher on campaign days (plus an intensity bounce);
 * ``fading`` and ``f``: a fade hazard starts a *slow fade*: from then on the rate of valuable
   actions (participation and high value) is multiplied by ``f``, which decays over weeks, while
-  logins, redemptions and likes stay as they were: the case a tally of clicks gets wrong.
+  logins, redemptions and likes stay as they were: the case a tally of clicks gets wrong. Fading
+  is the road to a lapse: the lapse hazard grows as ``f`` falls (x ``1 + FADE_LAPSE x (1 - f)``),
+  so a fader still busy with clicks is likely to stop altogether within weeks.
   Campaigns raise the chance that a fading advocate recovers.
 
 Deterministic, known in advance: an onboarding burst decaying after joining, weekday and holiday
@@ -104,6 +106,7 @@ BOUNCE = 0.6  # log-intensity jump on reactivation
 DORMANT_LIGHT = 0.06  # multiplier on light touches while dormant
 DORMANT_VALUE = 0.015  # multiplier on valuable actions while dormant
 FADE_FLOOR = 0.03
+FADE_LAPSE = 25.0  # lapse hazard x (1 + FADE_LAPSE x (1 - f)) while fading
 FADE_TAU_RANGE = (20.0, 70.0)  # days over which f falls by a factor e
 RECOVER_BASE = 1 / 1500
 RECOVER_CAMPAIGN = 0.02
@@ -118,9 +121,10 @@ _REGION_SHARES = np.array([0.45, 0.30, 0.17, 0.08])
 
 # ----------------------------------------------------------------------------- event types
 
+RATE_SCALE = 0.7  # overall activity level: about 100 events per advocate over two years
 #: (event_type, source, is_light_touch, base daily rate, points value or NaN)
 EVENT_TYPES: tuple[tuple[str, str, bool, float, float], ...] = (
-    ("login", "portal", True, 0.17, 5.0),
+    ("login", "portal", True, 0.10, 5.0),
     ("points_redeemed", "portal", True, 0.02, -500.0),  # amount drawn per event
     ("challenge_completed", "portal", False, 0.045, 50.0),  # amount drawn per event
     ("content_shared", "portal", False, 0.035, 10.0),
@@ -137,7 +141,7 @@ EVENT_TYPES: tuple[tuple[str, str, bool, float, float], ...] = (
 TYPE_NAMES: tuple[str, ...] = tuple(t[0] for t in EVENT_TYPES)
 _TYPE_SOURCE = np.array([t[1] == "community" for t in EVENT_TYPES])  # True = community
 _TYPE_LIGHT = np.array([t[2] for t in EVENT_TYPES])
-_TYPE_RATE = np.array([t[3] for t in EVENT_TYPES])
+_TYPE_RATE = RATE_SCALE * np.array([t[3] for t in EVENT_TYPES])
 _TYPE_VALUE = np.array([t[4] for t in EVENT_TYPES])
 _LOGIN = TYPE_NAMES.index("login")
 _REDEEM = TYPE_NAMES.index("points_redeemed")
@@ -145,6 +149,9 @@ _CHALLENGE = TYPE_NAMES.index("challenge_completed")
 _REDEEM_AMOUNTS = np.array([-250.0, -500.0, -1000.0, -2500.0])
 _CHALLENGE_AMOUNTS = np.array([25.0, 50.0, 100.0])
 TASTE_SPREAD = 0.45  # log-normal spread of an advocate's taste per event type
+# Logging in is a habit more than a sign of engagement: some advocates have the portal open every
+# day, others sign in only to act. Their login rates differ far more than their other tastes.
+LOGIN_TASTE_SPREAD = 1.1
 
 WEEKDAY_FACTOR = np.array([1.08, 1.12, 1.12, 1.06, 0.92, 0.42, 0.36])  # Monday .. Sunday
 HOLIDAY_FACTOR = 0.35  # 24 December to 1 January
@@ -313,7 +320,8 @@ def _static_block(config: SimulationConfig, block: int) -> _Static:
     delay = np.where(at_join, rng.uniform(0, 1, n), rng.exponential(120.0, n))
     conn_t = np.where(connects, join_t + delay, np.inf)
     conn_t = np.where(conn_t < config.n_grid, conn_t, np.inf)  # after the end: not connected yet
-    taste = _TYPE_RATE * np.exp(TASTE_SPREAD * rng.standard_normal((n, len(EVENT_TYPES))))
+    spread = np.where(np.arange(len(EVENT_TYPES)) == _LOGIN, LOGIN_TASTE_SPREAD, TASTE_SPREAD)
+    taste = _TYPE_RATE * np.exp(spread * rng.standard_normal((n, len(EVENT_TYPES))))
 
     origin = _day_us(config)
     join_us = origin + np.floor(join_t * 86_400).astype(np.int64) * 1_000_000
@@ -408,7 +416,10 @@ def _step(state: State, g: int, e: np.ndarray, u: np.ndarray, st: _Static, cal: 
     h_react = st.react * (1.0 + st.react_mult * st.resp * lift)
     h_recover = RECOVER_BASE + RECOVER_CAMPAIGN * st.resp * lift
     active = old & ~dormant
-    to_dormant = active & (u < st.lapse)
+    # Fading is the road to a lapse: the further valuable actions have dried up, the likelier the
+    # advocate stops altogether (logins and redemptions included).
+    h_lapse = st.lapse * (1.0 + FADE_LAPSE * (1.0 - f) * fading)
+    to_dormant = active & (u < h_lapse)
     to_active = old & dormant & (u < h_react)
     start_fade = active & ~fading & (u > 1.0 - st.fade)
     recover = active & fading & (u > 1.0 - h_recover)
