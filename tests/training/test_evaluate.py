@@ -73,3 +73,15 @@ def test_subpopulations_and_tables() -> None:
     assert table.loc["m", "roc_auc (all)"] == pytest.approx(1.0)
     md = to_markdown(table)
     assert md.startswith("| candidate |") and "| m |" in md
+
+
+def test_reliability_table_by_hand() -> None:
+    from engagement_score.training.evaluate import reliability_table
+
+    y = np.array([0, 1, 1, 1, 0])
+    p = np.array([0.05, 0.15, 0.95, 0.91, 0.99])
+    table = reliability_table(y, p, bins=10)
+    assert [row["count"] for row in table] == [1, 1, 3]
+    assert table[0] == {"bin_mean_predicted": 0.05, "observed_rate": 0.0, "count": 1}
+    assert table[2]["observed_rate"] == pytest.approx(2 / 3)
+    assert table[2]["bin_mean_predicted"] == pytest.approx((0.95 + 0.91 + 0.99) / 3)

@@ -176,13 +176,15 @@ def log_model(
     The model directory (booster text + JSON) is the single artifact, which
     ``serving/pyfunc.py`` loads.
     The pyfunc's input is the feature columns (``advocate_id``/``as_of`` optional); its output has
-    ``probability`` and ``score``. Requirements are listed explicitly (no inference subprocess).
+    ``probability``, ``score``, ``tier`` (the band, without the daily series' hysteresis) and
+    ``reasons``. Requirements are listed explicitly (no inference subprocess).
     """
     import tempfile
 
     import mlflow
     from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
+    from mlflow.types import ColSpec, DataType, Schema
+    from mlflow.types.schema import Array
 
     import engagement_score
 
@@ -200,7 +202,15 @@ def log_model(
         ]
         signature = ModelSignature(
             inputs=Schema(ids + [ColSpec("double", f) for f in model.feature_names]),
-            outputs=Schema(ids + [ColSpec("double", "probability"), ColSpec("long", "score")]),
+            outputs=Schema(
+                ids
+                + [
+                    ColSpec("double", "probability"),
+                    ColSpec("long", "score"),
+                    ColSpec("string", "tier"),
+                    ColSpec(Array(DataType.string), "reasons"),
+                ]
+            ),
         )
         requirements = [
             f"engagement-score=={engagement_score.__version__}",

@@ -10,14 +10,23 @@ from __future__ import annotations
 from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-from engagement_score.serving.model import ARTIFACT_KEY, EngagementModel, probability_to_score
+from engagement_score.features.build import feature_descriptions
+from engagement_score.serving.batch import model_feature_spec, model_scoring_config
+from engagement_score.serving.explain import reason_texts
+from engagement_score.serving.model import ARTIFACT_KEY, EngagementModel
+from engagement_score.serving.scoring import tier_index
 
 
 class EngagementScorePyfunc(PythonModel):
-    """Feature rows in; calibrated ``probability`` and 0-100 ``score`` out, row for row."""
+    """Feature rows in; ``probability``, 0-100 ``score``, ``tier`` and ``reasons`` out per row.
+
+    A single row has no daily series, so the tier here is the plain score band (the batch job's
+    hysteresis needs the 30 days before T); reasons are the same as the batch job's.
+    """
 
     model: EngagementModel | None = None
 
@@ -28,14 +37,25 @@ class EngagementScorePyfunc(PythonModel):
         if self.model is None:  # pragma: no cover - MLflow always calls load_context first
             self.load_context(context)
         assert self.model is not None
+        model = self.model
         frame = pd.DataFrame(model_input)
-        probability = self.model.predict_proba(frame)
+        config = model_scoring_config(model)
         out = pd.DataFrame(index=frame.index)
         for key in ("advocate_id", "as_of"):
             if key in frame.columns:
                 out[key] = frame[key]
-        out["probability"] = probability
-        out["score"] = probability_to_score(probability)
+        reasons, explanation = reason_texts(
+            model,
+            frame,
+            feature_descriptions(model_feature_spec(model)),
+            config.reason_count,
+            config.min_reason_points,
+        )
+        out["probability"] = model.predict_proba(frame)
+        out["score"] = explanation.score
+        names = np.array([t.name for t in config.tiers], dtype=object)
+        out["tier"] = names[tier_index(explanation.score, config.tiers)]
+        out["reasons"] = reasons
         return out
 
 

@@ -43,6 +43,28 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 20) -> 
     return float(gap.sum() / count.sum())
 
 
+def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    """Per equal-width probability bin: mean predicted, observed engaged rate and count.
+
+    The data behind the reliability diagram, small enough to travel in the model's metadata.
+    """
+    y = np.asarray(y, dtype=float)
+    p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    count = np.bincount(idx, minlength=bins)
+    predicted = np.bincount(idx, weights=p, minlength=bins)
+    observed = np.bincount(idx, weights=y, minlength=bins)
+    return [
+        {
+            "bin_mean_predicted": float(predicted[b] / count[b]),
+            "observed_rate": float(observed[b] / count[b]),
+            "count": int(count[b]),
+        }
+        for b in range(bins)
+        if count[b] > 0
+    ]
+
+
 def lift_top_decile(y: np.ndarray, score: np.ndarray) -> float:
     """Positive rate among the top 10% by score divided by the overall positive rate.
 
@@ -178,9 +200,6 @@ def to_markdown(table: pd.DataFrame, digits: int = 3) -> str:
 
 def reliability_figure(y: np.ndarray, probabilities: Mapping[str, np.ndarray], bins: int = 20):
     """Observed engagement rate against mean predicted probability per bin, per candidate."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 6))
@@ -206,9 +225,6 @@ def reliability_figure(y: np.ndarray, probabilities: Mapping[str, np.ndarray], b
 
 def lift_figure(y: np.ndarray, probabilities: Mapping[str, np.ndarray], n_bins: int = 10):
     """Observed engagement rate per decile of each candidate's score (decile 1 = highest)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     y = np.asarray(y, dtype=float)
@@ -237,9 +253,6 @@ def shap_figure(
     contributions: np.ndarray, X: pd.DataFrame, feature_names: list[str], top: int = 15
 ):
     """SHAP beeswarm (log-odds contributions) of a sample of test rows."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     import shap
 

@@ -21,7 +21,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engagement_score.config import FeatureSpec, TrainingConfig
+from engagement_score.config import (
+    FeatureSpec,
+    TrainingConfig,
+    default_config_path,
+    default_tracking_uri,
+    load_yaml,
+)
 from engagement_score.contract import ContractError
 from engagement_score.features.labels import (
     activity_summary,
@@ -29,7 +35,9 @@ from engagement_score.features.labels import (
     observation_end,
     snapshot_dates,
 )
+from engagement_score.features.build import feature_descriptions
 from engagement_score.serving.model import Calibration, EngagementModel, log_model
+from engagement_score.serving.scoring import ScoringConfig
 from engagement_score.training import calibrate, evaluate, register, tune
 from engagement_score.training.split import TimeSplit, make_split
 
@@ -62,11 +70,6 @@ class TrainResult:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def default_tracking_uri() -> str:
-    """``MLFLOW_TRACKING_URI`` if set, else a SQLite file ``mlflow.db`` in the working folder."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
 
 
 def data_fingerprint(frame: pd.DataFrame) -> str:
@@ -210,7 +213,8 @@ def train(
         seed=seed if seed is not None else tuning.seed,
     )
     config = replace(config, tuning=tuning)
-    spec = FeatureSpec.load(config.feature_spec)
+    spec_data = load_yaml(config.feature_spec or default_config_path("feature_spec.yaml"))
+    spec = FeatureSpec.from_dict(spec_data)
     space = tune.load_search_space(config.search_space)
     horizon = config.label.horizon_days
 
@@ -359,6 +363,15 @@ def train(
                 "num_rounds": result.num_rounds,
                 "calibration_brier": choice.brier,
                 "versions": _versions(),
+                # The model carries what serving needs: the feature definition it was trained
+                # with, every feature's description, and the serving configuration.
+                "feature_spec": spec_data,
+                "feature_descriptions": {
+                    name: d.description
+                    for name, d in feature_descriptions(spec).items()
+                    if name in columns
+                },
+                "scoring_config": ScoringConfig.load().to_dict(),
             },
         )
 
@@ -414,6 +427,14 @@ def train(
         mlflow.log_text(card, "model_card.md")
         model.metadata["test_metrics"] = {
             k: v for k, v in challenger.items() if k.split(".")[0] in {"all", "active"}
+        }
+        # What the report's trust section shows: the reliability table and the baselines.
+        model.metadata["reliability"] = evaluate.reliability_table(
+            y[test], probabilities[MODEL], bins=10
+        )
+        model.metadata["baselines"] = {
+            name: {k: v for k, v in values.items() if k.split(".")[0] in {"all", "active"}}
+            for name, values in baselines.items()
         }
         _say(progress, "logging and registering the model")
         info = log_model(
