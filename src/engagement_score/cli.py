@@ -233,8 +233,6 @@ def train(
     """Fit, tune, calibrate, evaluate against baselines, log to MLflow and register the model."""
     import os
 
-    from rich.table import Table
-
     from engagement_score.config import TrainingConfig
     from engagement_score.training.pipeline import train as run_training
 
@@ -266,21 +264,8 @@ def train(
             progress=lambda message: status.update(f"Training: {message} ..."),
         )
     seconds = (datetime.now() - started).total_seconds()
-    table = Table(title="Test window: model, baselines" + (", oracle" if oracle else ""))
-    table.add_column("candidate")
-    for column in result.table.columns:
-        table.add_column(column, justify="right")
-    for name, row in result.table.iterrows():
-        table.add_row(str(name), *["" if pd.isna(v) else f"{v:.3f}" for v in row.to_numpy()])
-    out.print(table)
-    version = result.model_version or "?"
-    out.print(
-        f"Run {result.run_id} ({seconds:.0f} s): registered {config.model_name} version {version} "
-        f"as challenger; {result.decision.summary()}",
-        highlight=False,
-        soft_wrap=True,
-    )
-    out.print(f"MLflow tracking URI: {result.tracking_uri}", highlight=False)
+    _print_training(result)
+    out.print(f"Training took {seconds:.0f} s.", highlight=False)
 
 
 ModelOpt = Annotated[
@@ -456,16 +441,30 @@ def _write_report(
         return io.write_text(html, out_file)
 
 
+#: Columns of the training summary printed on the terminal (the full table is in MLflow).
+SUMMARY_COLUMNS: dict[str, str] = {
+    "roc_auc (all)": "AUC all",
+    "roc_auc (active)": "AUC active",
+    "pr_auc (all)": "PR AUC",
+    "brier (all)": "Brier",
+    "ece (all)": "ECE",
+    "ece (active)": "ECE active",
+    "lift_top_decile (all)": "lift top 10%",
+}
+
+
 def _print_training(result: TrainResult) -> None:
     """The test-window table of model, baselines (and oracle) and the registration outcome."""
     from rich.table import Table
 
-    table = Table(title="Test window: model against baselines")
+    table = Table(title="Test window: model against baselines (full table: results/ in MLflow)")
     table.add_column("candidate")
-    for column in result.table.columns:
-        table.add_column(column, justify="right")
+    columns = [c for c in SUMMARY_COLUMNS if c in result.table.columns]
+    for column in columns:
+        table.add_column(SUMMARY_COLUMNS[column], justify="right")
     for name, row in result.table.iterrows():
-        table.add_row(str(name), *["" if pd.isna(v) else f"{v:.3f}" for v in row.to_numpy()])
+        label = str(name).split(" (")[0] if "uncalibrated" not in str(name) else "lightgbm raw"
+        table.add_row(label, *["" if pd.isna(row[c]) else f"{row[c]:.3f}" for c in columns])
     out.print(table)
     out.print(
         f"Run {result.run_id}: registered {MODEL_NAME} version {result.model_version or '?'} "
@@ -614,8 +613,11 @@ def _quiet_libraries() -> None:
     """Keep the terminal for our own progress and results: MLflow's INFO lines and its schema
     hints, and the pyspark-with-pandas-3 notice, are not news to the user of a command."""
     import logging
+    import os
     import warnings
 
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*Inferred schema contains integer column")
