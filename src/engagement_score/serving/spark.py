@@ -137,8 +137,8 @@ def score_with_spark(
     def bucket(frame: Any) -> Any:
         return frame.withColumn("_bucket", F.abs(F.hash("advocate_id")) % buckets)
 
-    ev_sdf = bucket(spark.createDataFrame(events[EVENT_COLUMNS]))
-    adv_sdf = bucket(spark.createDataFrame(advocates[ROSTER_COLUMNS]))
+    ev_sdf = bucket(spark.createDataFrame(_plain(events[EVENT_COLUMNS])))
+    adv_sdf = bucket(spark.createDataFrame(_plain(advocates[ROSTER_COLUMNS])))
     scored = (
         ev_sdf.groupBy("_bucket")
         .cogroup(adv_sdf.groupBy("_bucket"))
@@ -146,6 +146,15 @@ def score_with_spark(
         .toPandas()
     )
     return finalize(_from_spark(scored), config)
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categorical text columns (the canonical events' encoding) as plain strings for Spark."""
+    out = frame.copy()
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.CategoricalDtype):
+            out[column] = out[column].astype("str")
+    return out
 
 
 def _from_spark(frame: pd.DataFrame) -> pd.DataFrame:
