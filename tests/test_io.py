@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -221,3 +222,54 @@ def test_ids_are_strings_and_offsets_convert(
     assert inputs.events["advocate_id"].tolist() == ids
     expected = pd.Timestamp("2026-05-01T12:00:00Z") - pd.Timedelta(hours=offset_hours)
     assert (inputs.events["occurred_at"] == expected).all()
+
+
+def test_parquet_read_in_blocks_names_file_rows(
+    tmp_path: Path, files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(io, "EVENT_BATCH_ROWS", 2)  # blocks of 2 rows: rows 1-2, 3-4, 5
+    text = EVENTS + "7,2026-03-01,login,portal,,e8\n7,2026-03-01,login,slack,,e9\n"
+    path = tmp_path / "e.parquet"
+    pd.read_csv(write(tmp_path / "e.csv", text), dtype=str).to_parquet(path)
+    with pytest.raises(ContractError) as info:
+        io.load_inputs(path, files[1])
+    assert info.value.column == "source"
+    assert list(info.value.rows) == [5]  # the file's row, not the row within its block
+    ok = tmp_path / "ok.parquet"
+    pd.read_csv(files[0], dtype=str).to_parquet(ok)
+    blocks = io.load_inputs(ok, files[1])
+    pd.testing.assert_frame_equal(blocks.events, io.load_inputs(*files).events)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_dedup_is_exact_even_when_hashes_collide(
+    tmp_path: Path, files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    # Every event_id hashes alike: only the string comparison can tell e2 from e3.
+    monkeypatch.setattr(io, "hash_text", lambda values: np.ones(len(values), dtype=np.uint64))
+    text = EVENTS + "00042,2026-03-01T12:00:00+02:00,review_written,portal,50,e2\n"
+    path = write(tmp_path / "d.csv", text)
+    if suffix == ".parquet":
+        path = tmp_path / "d.parquet"
+        pd.read_csv(tmp_path / "d.csv", dtype=str).to_parquet(path)
+    for keep in (True, False):
+        inputs = io.load_inputs(path, files[1], keep_event_id=keep)
+        assert inputs.report.n_duplicate_events == 1
+        assert len(inputs.events) == 3
+        assert ("event_id" in inputs.events) == keep
+
+
+def test_hash_text_equal_strings_hash_alike() -> None:
+    values = pd.Series(["a", "bb", None, "a", "", "x" * 70, "x" * 70, "abcdefghij", "abcdefghik"])
+    h = io.hash_text(values.astype("str"))
+    assert h[0] == h[3] and h[5] == h[6]
+    assert len({h[0], h[1], h[4], h[5], h[7], h[8]}) == 6
+    assert io.hash_text(values.astype("str").iloc[3:])[0] == h[0]  # sliced arrays too
+
+
+def test_canonical_events_are_compact_categories(files: tuple[Path, Path]) -> None:
+    events = io.load_inputs(*files).events
+    for column in ("advocate_id", "event_type", "source"):
+        assert isinstance(events[column].dtype, pd.CategoricalDtype)
+    assert events["advocate_id"].cat.categories.tolist() == ["00042", "7"]  # the roster
+    assert events["source"].tolist() == ["portal", "portal", "community"]

@@ -82,7 +82,8 @@ def parse_as_of(values: list[str], option: str = "--as-of") -> list[pd.Timestamp
 def load_inputs(events: Path, advocates: Path) -> io.Inputs:
     """Read and validate the input tables (the shared path) and report orphan events on stderr."""
     with err.status("Reading and validating the input tables ..."):
-        inputs = io.load_inputs(events, advocates)
+        # nothing downstream needs event_id once duplicates are collapsed: keep memory for events
+        inputs = io.load_inputs(events, advocates, keep_event_id=False)
     message = inputs.report.orphan_message()
     if message:
         err.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
@@ -308,8 +309,8 @@ def score(
     io.check_output_path(out_file)
     if engine not in ("local", "spark"):
         raise ContractError(f"option --engine: {engine!r} is not one of local, spark")
-    model = _load_model(model_uri)
     inputs = load_inputs(events, advocates)
+    model = _load_model(model_uri)
     started = datetime.now()
     if engine == "spark":
         from engagement_score.serving.spark import score_with_spark
@@ -364,8 +365,8 @@ def explain(
     from engagement_score.serving.scoring import sparkline
 
     (stamp,) = parse_as_of([as_of])
-    model = _load_model(model_uri)
     inputs = load_inputs(events, advocates)
+    model = _load_model(model_uri)
     roster = inputs.advocates
     row = roster[roster["advocate_id"] == advocate]
     if row.empty:
@@ -487,8 +488,8 @@ def report(
     (stamp,) = parse_as_of([as_of])
     if out_file.suffix.lower() not in (".html", ".htm"):
         raise ContractError("option --out: the report is an .html file", file=str(out_file))
-    model = _load_model(model_uri)
     inputs = load_inputs(events, advocates)
+    model = _load_model(model_uri)
     path = _write_report(inputs, stamp, model, out_file)
     out.print(f"Report written to {path.resolve()}", highlight=False)
 

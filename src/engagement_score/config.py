@@ -242,14 +242,25 @@ class LabelConfig:
         )
 
     def qualifying_types_mask(self, event_types: Any, spec: FeatureSpec) -> Any:
-        """Boolean mask over an array/Series of event types: which ones qualify."""
+        """Boolean mask over an array/Series of event types: which ones qualify.
+
+        A categorical Series (the canonical events' ``event_type``) is judged per category and
+        mapped back through its codes, so 100M events cost one small lookup, not 100M strings.
+        """
+        import numpy as np
         import pandas as pd
 
-        types = pd.Series(event_types)
-        mask = ~types.isin(self.exclude_event_types)
-        if self.qualifying_categories:
-            mask &= types.map(spec.category_of).isin(self.qualifying_categories)
-        return mask.to_numpy()
+        def judge(types: pd.Series) -> np.ndarray:
+            mask = ~types.isin(self.exclude_event_types)
+            if self.qualifying_categories:
+                mask &= types.map(spec.category_of).isin(self.qualifying_categories)
+            return mask.to_numpy(dtype=bool)
+
+        if isinstance(getattr(event_types, "dtype", None), pd.CategoricalDtype):
+            per_category = judge(pd.Series(event_types.cat.categories.astype("str")))
+            codes = event_types.cat.codes.to_numpy()
+            return np.append(per_category, False)[codes]  # code -1 (missing) never qualifies
+        return judge(pd.Series(event_types))
 
 
 # --------------------------------------------------------------------------- training

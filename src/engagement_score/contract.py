@@ -5,10 +5,14 @@ files into the *canonical* frames described here and validates them with the pan
 Downstream stages may then rely on these guarantees without re-checking them:
 
 ``events``
-    ``advocate_id`` (str), ``occurred_at`` (``datetime64[us, UTC]``), ``event_type`` (str),
-    ``source`` (``"portal"`` or ``"community"``), ``value`` (float64, NaN when absent),
-    ``event_id`` (str, NA when absent). Duplicate ``event_id`` rows are already collapsed and every
-    ``advocate_id`` is on the roster.
+    ``advocate_id`` (``category`` of str; from :func:`~engagement_score.io.load_inputs` its
+    categories are the roster's ids in roster order), ``occurred_at`` (``datetime64[us, UTC]``),
+    ``event_type`` (``category`` of str), ``source`` (``category``: ``"portal"`` or
+    ``"community"``), ``value`` (float64, NaN when absent), ``event_id`` (str, NA when absent;
+    left out with ``keep_event_id=False``). Duplicate ``event_id`` rows are already collapsed and
+    every ``advocate_id`` is on the roster. The text columns are categories so that 100M+ events
+    fit in memory (a few bytes per event instead of a string each); ``EVENTS_SCHEMA`` below
+    validates the rows as text, block by block, before they are encoded.
 
 ``advocates``
     ``advocate_id`` (str, unique), ``joined_at`` (``datetime64[us, UTC]``),

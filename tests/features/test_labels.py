@@ -165,3 +165,19 @@ def test_label_is_a_count_of_qualifying_events_in_the_window(
     assert out["n_qualifying"] == after
     assert bool(out["engaged"]) == (after >= 1)
     assert bool(out["disengaged"]) == (before >= 1 and after == 0)
+
+
+def test_qualifying_mask_same_for_categorical_and_text() -> None:
+    from engagement_score.config import FeatureSpec, LabelConfig
+
+    spec = FeatureSpec.load()
+    types = pd.Series(["login", "review_written", "login", "mystery", "like_given"])
+    for config in (
+        LabelConfig(),
+        LabelConfig(qualifying_categories=("high_value",)),
+        LabelConfig(exclude_event_types=()),
+    ):
+        text = config.qualifying_types_mask(types, spec)
+        coded = config.qualifying_types_mask(types.astype("category"), spec)
+        assert text.tolist() == coded.tolist()
+    assert LabelConfig().qualifying_types_mask(types, spec).tolist() == [False, True, False, True, True]

@@ -113,7 +113,7 @@ def test_train_twice_same_model_and_registry(program, tmp_path, monkeypatch) -> 
         "X = pd.DataFrame(np.ones((3, len(names))), columns=names)\n"
         "X.insert(0, 'advocate_id', ['a', 'b', 'c'])\n"
         "out = m.predict(X)\n"
-        "assert list(out.columns) == ['advocate_id', 'probability', 'score'], out.columns\n"
+        "assert list(out.columns) == ['advocate_id', 'probability', 'score', 'tier', 'reasons'], out.columns\n"
         "assert out['score'].between(0, 100).all()\n"
         "print('OK', out['score'].tolist())\n"
     )

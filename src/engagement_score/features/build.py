@@ -204,31 +204,53 @@ def feature_descriptions(spec: FeatureSpec | None = None) -> dict[str, FeatureDe
 
 @dataclass
 class _Arrays:
-    """Events and roster of a set of advocates as plain arrays (row code = roster position)."""
+    """Events and roster of a set of advocates as plain arrays (row code = roster position).
+
+    Arrays made by :meth:`take` (what :func:`_compute` gets) are in advocate order.
+
+    Event arrays may include rows no as-of date can use (``adv == -1``: not on this roster;
+    ``day >= last as-of day``, including missing times); :meth:`take` drops them per chunk, so the
+    full-size arrays can stay views of the input frame's columns.
+    """
 
     ids: np.ndarray  # roster advocate ids, sorted
     joined_us: np.ndarray  # (n,) int64
     connected_us: np.ndarray  # (n,) int64, iNaT when not connected
-    adv: np.ndarray  # (E,) int32 roster position of each event
-    day: np.ndarray  # (E,) int64 day number
+    adv: np.ndarray  # (E,) int32 roster position of each event (-1: not on the roster)
+    day: np.ndarray  # (E,) int32 day number (never used at or after ``last_day``)
     source: np.ndarray  # (E,) int8 index into spec.sources
     category: np.ndarray  # (E,) int8 index into spec.categories
-    etype: np.ndarray  # (E,) int32 event type code
-    value: np.ndarray  # (E,) float64, NaN as 0
+    etype: np.ndarray  # (E,) int16/int32 event type code
+    value: np.ndarray  # (E,) float64 (NaN and infinities count as 0)
+    last_day: int = np.iinfo(np.int32).max
 
-    def take(self, lo: int, hi: int, rows: np.ndarray) -> _Arrays:
-        """The advocates ``lo:hi`` of the roster and their events ``rows``."""
-        return _Arrays(
+    def take(self, lo: int, hi: int, rows: np.ndarray | slice) -> _Arrays:
+        """The advocates ``lo:hi`` of the roster and their usable events among ``rows``."""
+        adv, day = self.adv[rows], self.day[rows]
+        use = (day < self.last_day) & (adv >= lo) & (adv < hi)
+        keep = None if use.all() else np.flatnonzero(use)
+
+        def pick(arr: np.ndarray) -> np.ndarray:
+            arr = arr[rows]
+            return arr if keep is None else arr[keep]
+
+        value = pick(self.value)
+        out = _Arrays(
             ids=self.ids[lo:hi],
             joined_us=self.joined_us[lo:hi],
             connected_us=self.connected_us[lo:hi],
-            adv=self.adv[rows] - lo,
-            day=self.day[rows],
-            source=self.source[rows],
-            category=self.category[rows],
-            etype=self.etype[rows],
-            value=self.value[rows],
+            adv=(adv if keep is None else adv[keep]) - np.int32(lo),
+            day=day if keep is None else day[keep],
+            source=pick(self.source),
+            category=pick(self.category),
+            etype=pick(self.etype),
+            value=np.where(np.isfinite(value), value, 0.0),
         )
+        if len(out.adv) > 1 and not bool((out.adv[1:] >= out.adv[:-1]).all()):
+            order = np.argsort(out.adv, kind="stable")  # :func:`_compute` wants advocate order
+            for name in ("adv", "day", "source", "category", "etype", "value"):
+                setattr(out, name, getattr(out, name)[order])
+        return out
 
 
 def _roster(advocates: pd.DataFrame, grid: AsOfGrid) -> pd.DataFrame:
@@ -266,58 +288,109 @@ def _index_in(arr: pa.Array | pa.ChunkedArray, vocabulary: Sequence[str]) -> np.
     return np.asarray(pc.fill_null(found, -1).to_numpy(), dtype=np.int32)
 
 
+def _codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of a text column and the distinct texts they index (-1: missing).
+
+    A ``category`` column (as :func:`engagement_score.io.load_inputs` gives) is used as is: its
+    codes, no per-event work. Other text is dictionary-encoded by Arrow.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return np.asarray(values.cat.codes), [str(c) for c in values.cat.categories]
+    arr = _arrow_text(values)
+    uniques = [str(t) for t in pc.unique(arr).drop_null().to_pylist()]
+    return (_index_in(arr, uniques) if uniques else np.full(len(arr), -1, np.int32)), uniques
+
+
+def _remap(codes: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``table[codes]`` with code -1 (missing) mapped to -1, in the smallest integer type."""
+    lut = np.append(table, -1).astype(table.dtype)
+    return lut[codes]
+
+
+def _event_us(values: pd.Series) -> np.ndarray:
+    """Event times as int64 microseconds, a view (no copy) for canonical UTC columns."""
+    if str(values.dtype) == TIMESTAMP_DTYPE:
+        return values.array.asi8  # NaT is the int64 minimum
+    return to_us(values)
+
+
+def _day_numbers(us: np.ndarray, phase_us: int, last_day: int, step: int = 1 << 23) -> np.ndarray:
+    """int32 day numbers, computed in slices so no int64 temporary of every event exists.
+
+    Missing times and times at or after ``last_day`` get ``last_day`` (never used).
+    """
+    out = np.empty(len(us), dtype=np.int32)
+    nat = np.iinfo(np.int64).min
+    for lo in range(0, len(us), step):
+        part = us[lo : lo + step]
+        d = day_number(part, phase_us)
+        d[(part == nat) | (d > last_day)] = last_day
+        out[lo : lo + step] = d
+    return out
+
+
 def _prepare(
     events: pd.DataFrame, advocates: pd.DataFrame, grid: AsOfGrid, spec: FeatureSpec
 ) -> _Arrays:
     """Map the frames to arrays once: roster codes, day numbers, source/category/type codes.
 
-    Events at or after the latest as-of time and events of advocates not on this roster are left
-    out here, so nothing later can see them. Text columns are matched with Arrow hash lookups,
-    without converting millions of strings to Python objects.
+    Events at or after the latest as-of time and events of advocates not on this roster are
+    marked here (day past the last as-of day, roster code -1) and dropped chunk by chunk, so
+    nothing later can see them. Category columns are used through their codes; other text
+    columns are matched with Arrow hash lookups, without converting strings to Python objects.
     """
     roster = _roster(advocates, grid)
     missing = [c for c in ("advocate_id", "occurred_at", "event_type", "source") if c not in events]
     if missing:
         raise ContractError("is missing", file="events", column=missing[0])
     ids = roster["advocate_id"].to_numpy(dtype=object)
-    occurred = to_us(events["occurred_at"])
-    adv = _index_in(_arrow_text(events["advocate_id"]), list(ids))
-    keep = (occurred < grid.stamps_us[-1]) & (occurred != np.iinfo(np.int64).min) & (adv >= 0)
-    idx = np.flatnonzero(keep)
+    last_day = int(grid.days[-1])
+    day = _day_numbers(_event_us(events["occurred_at"]), grid.phase_us, last_day)
 
-    types = _arrow_text(events["event_type"])
-    type_uniques = [str(t) for t in pc.unique(types).to_pylist()]
-    type_codes = _index_in(types, type_uniques)[idx] if type_uniques else np.zeros(0, np.int32)
+    adv_codes, adv_names = _codes(events["advocate_id"])
+    adv_pos = _index_in(pa.array(adv_names, type=pa.string()), list(ids))
+    adv = _remap(adv_codes, adv_pos.astype(np.int32))
+
+    type_codes, type_names = _codes(events["event_type"])
     cat_index = {c.name: i for i, c in enumerate(spec.categories)}
     cat_of_type = np.array(
-        [cat_index.get(spec.category_of(t), cat_index["other"]) for t in type_uniques] + [0],
+        [cat_index.get(spec.category_of(t), cat_index["other"]) for t in type_names],
         dtype=np.int8,
     )
-    src_codes = _index_in(_arrow_text(events["source"]), list(spec.sources))[idx]
-    if (src_codes < 0).any():
-        bad = events["source"].iloc[idx[np.flatnonzero(src_codes < 0)[0]]]
+    category = _remap(type_codes, cat_of_type)
+    etype = type_codes.astype(np.int16 if len(type_names) < 2**15 else np.int32, copy=False)
+
+    src_codes, src_names = _codes(events["source"])
+    src_pos = np.array(
+        [spec.sources.index(s) if s in spec.sources else -1 for s in src_names], dtype=np.int8
+    )
+    source = _remap(src_codes, src_pos)
+    bad = (source < 0) & (adv >= 0) & (day < last_day)
+    if bad.any():
         raise ContractError(
-            f"has values outside {list(spec.sources)} (e.g. {bad!r})",
+            f"has values outside {list(spec.sources)} "
+            f"(e.g. {events['source'].iloc[int(np.flatnonzero(bad)[0])]!r})",
             file="events",
             column="source",
         )
     if "value" in events.columns:
-        value = pd.to_numeric(events["value"], errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )[idx]
-        value = np.nan_to_num(value, nan=0.0, posinf=0.0, neginf=0.0)
+        value = events["value"]
+        if value.dtype != np.float64:
+            value = pd.to_numeric(value, errors="coerce")
+        value = value.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
-        value = np.zeros(len(idx))
+        value = np.zeros(len(events))
     return _Arrays(
         ids=ids,
         joined_us=to_us(roster["joined_at"]),
         connected_us=to_us(roster["community_connected_at"]),
-        adv=adv[idx],
-        day=day_number(occurred[idx], grid.phase_us),
-        source=src_codes.astype(np.int8),
-        category=cat_of_type[type_codes],
-        etype=type_codes,
+        adv=adv,
+        day=day,
+        source=source,
+        category=category,
+        etype=etype,
         value=value,
+        last_day=last_day,
     )
 
 
@@ -352,8 +425,13 @@ def _compute(a: _Arrays, grid: AsOfGrid, spec: FeatureSpec) -> dict[str, np.ndar
     pre_points = np.bincount(a.adv[pre], weights=a.value[pre], minlength=n)
 
     def pre_last(mask: np.ndarray) -> np.ndarray:
+        """Last day per advocate among rows ``mask`` (rows are in advocate order)."""
         out = np.full(n, NO_DAY, dtype=np.int64)
-        np.maximum.at(out, a.adv[mask], a.day[mask])
+        sel = np.flatnonzero(mask)
+        if len(sel):
+            who, days = a.adv[sel], a.day[sel]
+            first = np.flatnonzero(np.concatenate([[True], who[1:] != who[:-1]]))
+            out[who[first]] = np.maximum.reduceat(days, first)
         return out
 
     pre_last_any = pre_last(pre)
@@ -593,7 +671,8 @@ def build_features_partition(
     """
     spec = spec or FeatureSpec.load()
     grid = as_of_grid(as_of_dates)
-    return _block(_prepare(events, advocates, grid, spec), grid, spec)
+    arrays = _prepare(events, advocates, grid, spec)
+    return _block(arrays.take(0, len(arrays.ids), slice(None)), grid, spec)
 
 
 def iter_features(
@@ -620,13 +699,20 @@ def iter_features(
         return
     chunk_size = _block_size(chunk_size, len(grid.days))
     n_chunks = -(-n // chunk_size)
-    chunk_of = (arrays.adv // chunk_size).astype(np.uint16 if n_chunks < 2**16 else np.int64)
-    order = np.argsort(chunk_of, kind="stable")
-    bounds = np.searchsorted(chunk_of[order], np.arange(n_chunks + 1))
-    del chunk_of
+    adv = arrays.adv
+    if len(adv) == 0 or bool((adv[1:] >= adv[:-1]).all()):
+        # Events grouped by advocate in roster order (as simulated or exported): chunks are
+        # contiguous slices, no sort and no copy of the event arrays.
+        cuts = np.searchsorted(adv, np.arange(0, n_chunks + 1) * chunk_size)
+        for i in range(n_chunks):
+            lo, hi = i * chunk_size, min((i + 1) * chunk_size, n)
+            yield _block(arrays.take(lo, hi, slice(cuts[i], cuts[i + 1])), grid, spec)
+        return
+    order = np.argsort(adv, kind="stable")  # by advocate: each chunk is then a slice of it
+    cuts = np.searchsorted(adv[order], np.arange(0, n_chunks + 1) * chunk_size)
     for i in range(n_chunks):
         lo, hi = i * chunk_size, min((i + 1) * chunk_size, n)
-        yield _block(arrays.take(lo, hi, order[bounds[i] : bounds[i + 1]]), grid, spec)
+        yield _block(arrays.take(lo, hi, order[cuts[i] : cuts[i + 1]]), grid, spec)
 
 
 def build_features(

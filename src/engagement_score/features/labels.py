@@ -147,7 +147,7 @@ def build_labels(
     spec = spec or FeatureSpec.load()
     dates = _as_timestamps(as_of)
     horizon = pd.Timedelta(days=config.horizon_days)
-    mask = config.qualifying_types_mask(events["event_type"].to_numpy(), spec)
+    mask = config.qualifying_types_mask(events["event_type"], spec)
     times, codes = _sorted_events(events, advocates, mask)
     n = len(advocates)
     rows = _roster_rows(advocates, dates)

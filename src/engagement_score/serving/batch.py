@@ -201,7 +201,13 @@ def partitions(
     """Split the roster (sorted by id) into chunks, each with its own advocates' events."""
     roster = advocates.sort_values("advocate_id", ignore_index=True)
     ids = roster["advocate_id"].to_numpy()
-    codes = np.searchsorted(ids, events["advocate_id"].to_numpy()) // max(chunk_size, 1)
+    event_ids = events["advocate_id"]
+    if isinstance(event_ids.dtype, pd.CategoricalDtype):  # canonical events: look up categories
+        where = np.searchsorted(ids, np.asarray(event_ids.cat.categories, dtype=object))
+        position = np.append(where, len(ids))[event_ids.cat.codes.to_numpy()]
+    else:
+        position = np.searchsorted(ids, event_ids.to_numpy())
+    codes = position // max(chunk_size, 1)
     order = np.argsort(codes, kind="stable")
     n_chunks = max(1, -(-len(ids) // chunk_size))
     bounds = np.searchsorted(codes[order], np.arange(n_chunks + 1))

@@ -29,13 +29,13 @@ from engagement_score.config import (
     load_yaml,
 )
 from engagement_score.contract import ContractError
+from engagement_score.features.build import feature_descriptions
 from engagement_score.features.labels import (
     activity_summary,
     build_labels,
     observation_end,
     snapshot_dates,
 )
-from engagement_score.features.build import feature_descriptions
 from engagement_score.serving.model import Calibration, EngagementModel, log_model
 from engagement_score.serving.scoring import ScoringConfig
 from engagement_score.training import calibrate, evaluate, register, tune
