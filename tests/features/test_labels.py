@@ -180,4 +180,10 @@ def test_qualifying_mask_same_for_categorical_and_text() -> None:
         text = config.qualifying_types_mask(types, spec)
         coded = config.qualifying_types_mask(types.astype("category"), spec)
         assert text.tolist() == coded.tolist()
-    assert LabelConfig().qualifying_types_mask(types, spec).tolist() == [False, True, False, True, True]
+    assert LabelConfig().qualifying_types_mask(types, spec).tolist() == [
+        False,
+        True,
+        False,
+        True,
+        True,
+    ]
