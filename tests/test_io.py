@@ -273,3 +273,17 @@ def test_canonical_events_are_compact_categories(files: tuple[Path, Path]) -> No
         assert isinstance(events[column].dtype, pd.CategoricalDtype)
     assert events["advocate_id"].cat.categories.tolist() == ["00042", "7"]  # the roster
     assert events["source"].tolist() == ["portal", "portal", "community"]
+
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mathoverflow"
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data/mathoverflow is not here")
+def test_shared_real_dataset_passes_the_contract() -> None:
+    inputs = io.load_inputs(SHARED_DATA / "events.csv.gz", SHARED_DATA / "advocates.csv")
+    assert len(inputs.advocates) == 19_774
+    assert inputs.report.n_events_read == 506_550
+    assert len(inputs.events) + inputs.report.n_orphan_events == 506_550
+    assert inputs.report.n_orphan_events == 0
+    assert set(inputs.events["source"].astype(str)) == {"community"}
+    assert inputs.advocates["community_connected_at"].isna().all()
