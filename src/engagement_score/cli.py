@@ -31,6 +31,7 @@ from engagement_score.config import DEFAULT_MODEL_URI, MODEL_NAME
 from engagement_score.contract import ContractError
 
 if TYPE_CHECKING:
+    from engagement_score.serving.batch import ScoringResult
     from engagement_score.serving.model import EngagementModel
     from engagement_score.training.pipeline import TrainResult
 
@@ -282,6 +283,26 @@ def _load_model(uri: str) -> EngagementModel:
         return load_model(uri)
 
 
+def _score_locally(
+    inputs: io.Inputs,
+    stamp: pd.Timestamp,
+    model: EngagementModel,
+    *,
+    chunk_size: int = 20_000,
+    with_reasons: bool = True,
+    keep_history: bool = False,
+) -> ScoringResult:
+    """The local engine over chunks of the roster, with a progress bar."""
+    from engagement_score.serving import batch
+
+    total = batch.n_partitions(inputs.advocates, chunk_size)
+    with progress_bar("Scoring advocates", total) as advance:
+        return batch.score_program(
+            inputs.events, inputs.advocates, stamp, model, chunk_size=chunk_size,
+            with_reasons=with_reasons, keep_history=keep_history, on_chunk=lambda _n: advance(1),
+        )  # fmt: skip
+
+
 @app.command()
 def score(
     events: EventsOpt,
@@ -321,12 +342,7 @@ def score(
                 with_reasons=reasons,
             )  # fmt: skip
     else:
-        total = batch.n_partitions(inputs.advocates, chunk_size)
-        with progress_bar("Scoring advocates", total) as advance:
-            result = batch.score_program(
-                inputs.events, inputs.advocates, stamp, model, chunk_size=chunk_size,
-                with_reasons=reasons, on_chunk=lambda _n: advance(1),
-            )  # fmt: skip
+        result = _score_locally(inputs, stamp, model, chunk_size=chunk_size, with_reasons=reasons)
     io.write_table(result.scores, out_file)
     seconds = (datetime.now() - started).total_seconds()
     info = batch.summary(result)
@@ -427,12 +443,7 @@ def _write_report(
     from engagement_score.serving.report import activity_summary, build_report
 
     if scores is None or batch.HISTORY_COLUMN not in scores:
-        total = batch.n_partitions(inputs.advocates, 20_000)
-        with progress_bar("Scoring advocates", total) as advance:
-            scores = batch.score_program(
-                inputs.events, inputs.advocates, stamp, model, keep_history=True,
-                on_chunk=lambda _n: advance(1),
-            ).scores  # fmt: skip
+        scores = _score_locally(inputs, stamp, model, keep_history=True).scores
     with err.status("Writing the report ..."):
         activity = activity_summary(inputs.events, inputs.advocates, stamp)
         html = build_report(
@@ -556,12 +567,7 @@ def demo(
         err.print(f"[yellow]no champion yet[/yellow]: scoring with {champion}", highlight=False)
         model = load_model(champion, tracking_uri)
     stamp = end
-    total = batch.n_partitions(inputs.advocates, 20_000)
-    with progress_bar("Scoring advocates", total) as advance:
-        scored = batch.score_program(
-            inputs.events, inputs.advocates, stamp, model, keep_history=True,
-            on_chunk=lambda _n: advance(1),
-        )  # fmt: skip
+    scored = _score_locally(inputs, stamp, model, keep_history=True)
     scores_path = io.write_table(
         scored.scores.drop(columns=[batch.HISTORY_COLUMN]), out_dir / "scores.parquet"
     )
