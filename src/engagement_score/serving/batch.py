@@ -136,7 +136,7 @@ def score_partition(
     connected = roster["community_connected_at"]
     coverage = np.where(connected.notna() & (connected <= as_of), COVERAGE_FULL, COVERAGE_PORTAL)
     recent = events[(events["occurred_at"] >= as_of - 30 * DAY) & (events["occurred_at"] < as_of)]
-    active = np.isin(ids, recent["advocate_id"].unique())
+    active = pd.Index(ids).isin(recent["advocate_id"].unique())  # hashed; np.isin sorts strings
 
     if with_reasons and config.reason_count > 0:
         reasons, _ = reason_texts(
