@@ -63,13 +63,14 @@ def train_small_model(events_path: Path, advocates_path: Path, out_dir: Path) ->
     return model.save(out_dir / "model")
 
 
-def run_case(data: Path, model_uri: str, reasons: bool) -> dict[str, float]:
+def run_case(data: Path, model_uri: str, reasons: bool, n_jobs: int) -> dict[str, float]:
     """Load, score with the local engine, and measure (inside the child process)."""
     from engagement_score import io
     from engagement_score.serving.batch import score_program
     from engagement_score.serving.model import load_model
 
     model = load_model(model_uri)
+    model.n_jobs = n_jobs
     started = time.perf_counter()
     inputs = io.load_inputs(data / "events.parquet", data / "advocates.parquet")
     loaded = time.perf_counter()
@@ -89,11 +90,12 @@ def main() -> None:
     parser.add_argument("--advocates", type=int, nargs="+", default=[100_000])
     parser.add_argument("--data", type=Path, help="a folder written by `simulate` (one size)")
     parser.add_argument("--model", help="model URI or folder (default: train a small one)")
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--n-jobs", type=int, default=1, help="LightGBM threads")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        data, uri, reasons = args.child
-        print(json.dumps(run_case(Path(data), uri, reasons == "1")))
+        data, uri, reasons, n_jobs = args.child
+        print(json.dumps(run_case(Path(data), uri, reasons == "1", int(n_jobs))))
         return
     os.environ.setdefault("OMP_WAIT_POLICY", "passive")
     from engagement_score import simulate as sim
@@ -119,12 +121,14 @@ def main() -> None:
             timings = {}
             for reasons in (False, True):
                 out = subprocess.run(
-                    [sys.executable, __file__, "--child", str(folder), model_uri, str(int(reasons))],
+                    [sys.executable, __file__, "--child", str(folder), model_uri,
+                     str(int(reasons)), str(args.n_jobs)],
                     capture_output=True, text=True, check=True,
                 )  # fmt: skip
                 timings[reasons] = json.loads(out.stdout.strip().splitlines()[-1])
             rows.append(timings)
     print(
+        f"LightGBM threads: {args.n_jobs}\n\n"
         "| advocates | events | case | load s | score s | peak GiB | reasons cost |\n"
         "| ---: | ---: | --- | ---: | ---: | ---: | ---: |"
     )

@@ -322,6 +322,10 @@ def score(
     spark_master: Annotated[
         str, typer.Option("--spark-master", help="Spark master URL (with --engine spark).")
     ] = "local[2]",
+    n_jobs: Annotated[
+        int | None,
+        typer.Option("--n-jobs", min=1, help="LightGBM threads for scores and reasons (local)."),
+    ] = None,
 ) -> None:
     """Score every advocate on the roster as of T: score, tier, trend, momentum, risk, reasons."""
     from engagement_score.serving import batch
@@ -332,6 +336,7 @@ def score(
         raise ContractError(f"option --engine: {engine!r} is not one of local, spark")
     inputs = load_inputs(events, advocates)
     model = _load_model(model_uri)
+    model.n_jobs = n_jobs
     started = datetime.now()
     if engine == "spark":
         from engagement_score.serving.spark import score_with_spark

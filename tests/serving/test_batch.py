@@ -118,3 +118,13 @@ def test_events_at_or_after_t_change_nothing(program: Program, scored: pd.DataFr
         future, program.advocates, program.as_of, program.model, keep_history=True
     )
     pd.testing.assert_frame_equal(again.scores, scored)
+
+
+def test_thread_count_does_not_change_scores(program: Program, scored: pd.DataFrame) -> None:
+    from dataclasses import replace
+
+    threaded = replace(program.model, n_jobs=2)
+    again = score_program(
+        program.events, program.advocates, program.as_of, threaded, keep_history=True
+    ).scores
+    pd.testing.assert_frame_equal(again, scored)

@@ -91,6 +91,11 @@ class EngagementModel:
     feature_names: list[str]
     average_probability: float
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: Threads for predictions and SHAP values (None: as trained). Runtime only, never saved.
+    n_jobs: int | None = field(default=None, compare=False)
+
+    def _threads(self) -> dict[str, int]:
+        return {} if self.n_jobs is None else {"num_threads": int(self.n_jobs)}
 
     def _matrix(self, X: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in self.feature_names if c not in X.columns]
@@ -102,7 +107,7 @@ class EngagementModel:
         """The booster's uncalibrated probability of engagement."""
         if len(X) == 0:
             return np.zeros(0)
-        return np.asarray(self.booster.predict(self._matrix(X)), dtype=float)
+        return np.asarray(self.booster.predict(self._matrix(X), **self._threads()), dtype=float)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of engagement in the horizon after each row's as-of date."""
@@ -112,7 +117,9 @@ class EngagementModel:
         """Per-row SHAP values in log-odds, shape ``(n, n_features + 1)``; the last is the bias."""
         if len(X) == 0:
             return np.zeros((0, len(self.feature_names) + 1))
-        return np.asarray(self.booster.predict(self._matrix(X), pred_contrib=True), dtype=float)
+        return np.asarray(
+            self.booster.predict(self._matrix(X), pred_contrib=True, **self._threads()), dtype=float
+        )
 
     def save(self, directory: str | Path) -> Path:
         """Write ``booster.txt`` and ``model.json`` to ``directory`` (created if needed)."""
