@@ -19,14 +19,9 @@ import numpy as np
 import pandas as pd
 
 from engagement_score.config import FeatureSpec, LabelConfig, SnapshotConfig
+from engagement_score.features.windows import to_us
 
 DAY = pd.Timedelta(days=1)
-
-
-def _series_us(values: pd.Series) -> np.ndarray:
-    """UTC timestamps as int64 microseconds (NaT becomes the int64 minimum)."""
-    naive = values.astype("datetime64[us, UTC]").dt.tz_localize(None)
-    return naive.to_numpy(dtype="datetime64[us]").view(np.int64)
 
 
 def _as_timestamps(as_of: pd.Timestamp | Sequence[pd.Timestamp]) -> list[pd.Timestamp]:
@@ -71,7 +66,7 @@ def snapshot_dates(
 def _roster_rows(advocates: pd.DataFrame, dates: list[pd.Timestamp]) -> pd.DataFrame:
     """(advocate_id, as_of, code) for every advocate with ``joined_at <= T``, ordered by T, id."""
     ids = advocates["advocate_id"].to_numpy()
-    joined = _series_us(advocates["joined_at"])
+    joined = to_us(advocates["joined_at"])
     frames = []
     for t in dates:
         codes = np.flatnonzero((joined <= _us(t)) & (joined != np.iinfo(np.int64).min))
@@ -97,7 +92,7 @@ def _roster_rows(advocates: pd.DataFrame, dates: list[pd.Timestamp]) -> pd.DataF
 
 def _date_bounds(rows: pd.DataFrame, dates: list[pd.Timestamp]) -> list[tuple[int, int]]:
     """Row ranges of each as-of date in a frame from :func:`_roster_rows` (ordered by date)."""
-    stamps = _series_us(rows["as_of"])
+    stamps = to_us(rows["as_of"])
     keys = np.array([_us(t) for t in dates], dtype=np.int64)
     lo = np.searchsorted(stamps, keys, side="left")
     hi = np.searchsorted(stamps, keys, side="right")
@@ -110,7 +105,7 @@ def _sorted_events(
     """Event times (int64 microseconds, ascending) and roster codes, optionally masked."""
     frame = events if mask is None else events.loc[mask]
     codes = pd.Index(advocates["advocate_id"]).get_indexer(frame["advocate_id"])
-    times = _series_us(frame["occurred_at"])
+    times = to_us(frame["occurred_at"])
     keep = codes >= 0
     codes, times = codes[keep], times[keep]
     order = np.argsort(times, kind="stable")
