@@ -38,7 +38,7 @@ import numpy as np
 
 #: Leaves with at most this many distinct features on their path get a precomputed table of
 #: ``2^d x d`` values; deeper ones are computed per row (same result, slower).
-MAX_TABLE_DEPTH = 16
+MAX_TABLE_DEPTH = 12
 #: LightGBM's ``kZeroThreshold`` (a float constant widened to double).
 ZERO_THRESHOLD = float(np.float32(1e-35))
 _MISSING = {"None": 0, "Zero": 1, "NaN": 2}
@@ -74,6 +74,7 @@ class CompiledTrees:
     feat_zero: np.ndarray
     table_start: np.ndarray
     tables: np.ndarray
+    weights: np.ndarray  # weights[d, s] = s! (d - 1 - s)! / d!, the Shapley weights
     max_nodes: int
 
 
@@ -179,6 +180,7 @@ def compile_booster(booster: Any) -> CompiledTrees | None:
         feat_zero=np.asarray(feat_zero, dtype=np.float64),
         table_start=table_start,
         tables=np.zeros(int(sizes.sum()), dtype=np.float64),
+        weights=shapley_weights(int(depth.max())),
         max_nodes=max_nodes,
     )
     kernels = _kernels()
@@ -186,10 +188,20 @@ def compile_booster(booster: Any) -> CompiledTrees | None:
         compiled.leaf_value,
         compiled.feat_start,
         compiled.feat_zero,
+        compiled.weights,
         compiled.table_start,
         compiled.tables,
     )
     return compiled
+
+
+def shapley_weights(max_depth: int) -> np.ndarray:
+    """``w[d, s] = s! (d - 1 - s)! / d!`` for ``0 <= s < d <= max_depth`` (0 elsewhere)."""
+    w = np.zeros((max_depth + 1, max_depth + 1))
+    for d in range(1, max_depth + 1):
+        for s in range(d):
+            w[d, s] = math.exp(math.lgamma(s + 1) + math.lgamma(d - s) - math.lgamma(d + 1))
+    return w
 
 
 def contributions(compiled: CompiledTrees, X: np.ndarray, n_jobs: int | None = None) -> np.ndarray:
@@ -228,6 +240,7 @@ def contributions(compiled: CompiledTrees, X: np.ndarray, n_jobs: int | None = N
             compiled.feat_zero,
             compiled.table_start,
             compiled.tables,
+            compiled.weights,
             compiled.max_nodes,
             ZERO_THRESHOLD,
             out,
@@ -256,37 +269,54 @@ def _make_kernels() -> Any:
     from numba import njit, prange
 
     @njit(cache=True, nogil=True)
-    def leaf_phi(mask: int, value: float, zeros: np.ndarray, out: np.ndarray) -> None:
-        """The leaf's SHAP values for its ``d`` path features given the row's mask."""
+    def leaf_phi(
+        mask: int, value: float, zeros: np.ndarray, weights: np.ndarray, out: np.ndarray
+    ) -> None:
+        """The leaf's SHAP values for its ``d`` path features given the row's mask, O(d^2).
+
+        ``G(t) = prod over satisfied features (t + z_f)``; a satisfied feature ``i`` needs
+        ``G / (t + z_i)`` (synthetic division), an unsatisfied one ``G`` itself, each weighted
+        ``sum_s w(s) [t^s]`` and multiplied by the unsatisfied features' other ``z``.
+        """
         d = len(zeros)
-        e = np.empty(d + 1)
+        g = np.zeros(d + 1)
+        g[0] = 1.0
+        a = 0
+        for f in range(d):
+            if (mask >> f) & 1:
+                a += 1
+                g[a] = g[a - 1]
+                for k in range(a - 1, 0, -1):
+                    g[k] = g[k - 1] + zeros[f] * g[k]
+                g[0] = zeros[f] * g[0]
+        w = weights[d]
+        unset_sum = 0.0
+        for s in range(a + 1):
+            unset_sum += w[s] * g[s]
+        q = np.empty(d + 1)
         for i in range(d):
-            prod_z = 1.0
-            e[0] = 1.0
-            a = 0
+            z_others = 1.0
             for f in range(d):
-                if f == i:
-                    continue
-                if (mask >> f) & 1:
-                    a += 1
-                    e[a] = 0.0
-                    for k in range(a, 0, -1):
-                        e[k] += e[k - 1] * zeros[f]
-                else:
-                    prod_z *= zeros[f]
-            total = 0.0
-            for s in range(a + 1):
-                # w(s) = s! (d - 1 - s)! / d!
-                w = math.exp(math.lgamma(s + 1) + math.lgamma(d - s) - math.lgamma(d + 1))
-                total += w * e[a - s]
-            one = float((mask >> i) & 1)
-            out[i] = value * (one - zeros[i]) * prod_z * total
+                if f != i and not (mask >> f) & 1:
+                    z_others *= zeros[f]
+            if (mask >> i) & 1:
+                # q(t) = g(t) / (t + z_i), degree a - 1
+                q[a - 1] = g[a]
+                for k in range(a - 1, 0, -1):
+                    q[k - 1] = g[k] - zeros[i] * q[k]
+                total = 0.0
+                for s in range(a):
+                    total += w[s] * q[s]
+                out[i] = value * (1.0 - zeros[i]) * z_others * total
+            else:
+                out[i] = -value * zeros[i] * z_others * unset_sum
 
     @njit(cache=True)
     def build_tables(
         leaf_value: np.ndarray,
         feat_start: np.ndarray,
         feat_zero: np.ndarray,
+        weights: np.ndarray,
         table_start: np.ndarray,
         tables: np.ndarray,
     ) -> None:
@@ -298,7 +328,11 @@ def _make_kernels() -> Any:
             d = len(zeros)
             for mask in range(1 << d):
                 leaf_phi(
-                    mask, leaf_value[leaf], zeros, tables[start + mask * d : start + (mask + 1) * d]
+                    mask,
+                    leaf_value[leaf],
+                    zeros,
+                    weights,
+                    tables[start + mask * d : start + (mask + 1) * d],
                 )
 
     @njit(cache=True, parallel=True, nogil=True)
@@ -320,6 +354,7 @@ def _make_kernels() -> Any:
         feat_zero: np.ndarray,
         table_start: np.ndarray,
         tables: np.ndarray,
+        weights: np.ndarray,
         max_nodes: int,
         zero_threshold: float,
         out: np.ndarray,
@@ -375,7 +410,9 @@ def _make_kernels() -> Any:
                         else:
                             if len(scratch) < d:
                                 scratch = np.empty(d)
-                            leaf_phi(mask, leaf_value[leaf], feat_zero[f0 : f0 + d], scratch[:d])
+                            leaf_phi(
+                                mask, leaf_value[leaf], feat_zero[f0 : f0 + d], weights, scratch[:d]
+                            )
                             for k in range(d):
                                 phi[feat_index[f0 + k]] += scratch[k]
 
