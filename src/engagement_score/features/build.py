@@ -45,8 +45,10 @@ from engagement_score.features.windows import (
 COMMUNITY = "community"
 FEATURE_DTYPE = np.float32
 #: At most this many (advocate, as-of) rows are computed at once: a chunk is cut further when
-#: many as-of dates would make its arrays large (memory grows with advocates x dates).
-MAX_ROWS_PER_BLOCK = 1_000_000
+#: many as-of dates would make its arrays large. Small blocks keep every temporary array of a
+#: block under the allocator's reuse limit (tens of MB), so blocks reuse memory instead of
+#: faulting in fresh pages: 31 daily dates ran 1.7x faster with 25,000 rows than with 1,000,000.
+MAX_ROWS_PER_BLOCK = 25_000
 AsOf = pd.Timestamp | str | Sequence[pd.Timestamp | str]
 
 # --------------------------------------------------------------------------- the feature plan
@@ -451,23 +453,24 @@ def _compute(a: _Arrays, grid: AsOfGrid, spec: FeatureSpec) -> dict[str, np.ndar
     cols = np.searchsorted(positions, t_rel[None, :] - np.array(offsets)[:, None])  # (nK, nT)
     bins = np.searchsorted(positions, np.arange(n_days), side="right")[rel]
     m = len(positions)
-    grid_counts = np.zeros((n_src, n_cat, n, len(offsets), n_t), dtype=np.int32)
-    channel = src.astype(np.int32) * n_cat + cat
-    for ch in range(n_src * n_cat):
-        rows = np.flatnonzero(channel == ch)
-        if len(rows):
-            s, c = divmod(ch, n_cat)
-            grid_counts[s, c] = cumulative_bins(adv[rows], bins[rows], n, m)[:, cols]
-    points = cumulative_bins(adv, bins, n, m, weights=val)[:, cols]  # (n, nK, nT)
-    del channel, bins
+
+    def counts_on_grid(rows: np.ndarray | None = None) -> np.ndarray:
+        """Cumulative counts of the rows (all when None) at the grid, ``(n, nK, nT)`` int32."""
+        if rows is None:
+            return cumulative_bins(adv, bins, n, m, dtype=np.int32)[:, cols]
+        return cumulative_bins(adv[rows], bins[rows], n, m, dtype=np.int32)[:, cols]
+
+    # One pass per source and per category (each a bincount over its own rows) rather than per
+    # (source, category) channel and summing dense grids afterwards.
+    total = counts_on_grid()
+    by_src = [counts_on_grid(np.flatnonzero(src == s)) for s in range(n_src)]
+    by_cat = [counts_on_grid(np.flatnonzero(cat == c)) for c in range(n_cat)]
+    points = cumulative_bins(adv, bins, n, m, weights=val)[:, cols]  # (n, nK, nT) float64
 
     def window(cum: np.ndarray, w: int, end: int = 0) -> np.ndarray:
-        return (cum[..., k_of[end], :] - cum[..., k_of[end + w], :]).astype(np.float64)
+        """Count (or points) in ``[T - end - w, T - end)`` as float32 (counts are exact)."""
+        return (cum[..., k_of[end], :] - cum[..., k_of[end + w], :]).astype(FEATURE_DTYPE)
 
-    by_cat = grid_counts.sum(axis=0)  # (C, n, nK, nT)
-    by_src = grid_counts.sum(axis=1)  # (S, n, nK, nT)
-    total = by_cat.sum(axis=0)  # (n, nK, nT)
-    del grid_counts
     f["events_total"] = pre_count[:, None] + total[:, k_of[0], :].astype(np.float64)
     f["points_total"] = pre_points[:, None] + points[:, k_of[0], :]
 
@@ -478,7 +481,7 @@ def _compute(a: _Arrays, grid: AsOfGrid, spec: FeatureSpec) -> dict[str, np.ndar
     act_all = cumsum0(pres_all)
 
     def active_window(act: np.ndarray, w: int) -> np.ndarray:
-        return (act[:, t_rel] - act[:, t_rel - w]).astype(np.float64)
+        return (act[:, t_rel] - act[:, t_rel - w]).astype(FEATURE_DTYPE)
 
     def last_before(pres: np.ndarray, pre_last_abs: np.ndarray) -> np.ndarray:
         """Days since the last active day before each as-of date (NaN: never)."""
@@ -584,7 +587,8 @@ def _compute(a: _Arrays, grid: AsOfGrid, spec: FeatureSpec) -> dict[str, np.ndar
     for s, source in enumerate(spec.sources):
         f[f"days_since_last_{source}"] = recency[s]
     for r_w, p_w in spec.momentum_pairs:
-        now, before = window(total, r_w), window(total, p_w, end=r_w) * (r_w / p_w)
+        now = window(total, r_w).astype(np.float64)
+        before = window(total, p_w, end=r_w).astype(np.float64) * (r_w / p_w)
         with np.errstate(invalid="ignore", divide="ignore"):
             f[f"momentum_{r_w}d_vs_{p_w}d"] = np.where(
                 now + before > 0, (now - before) / (now + before), 0.0
@@ -597,10 +601,11 @@ def _compute(a: _Arrays, grid: AsOfGrid, spec: FeatureSpec) -> dict[str, np.ndar
     f[f"gap_std_days_{g_win}d"] = gap_std
     for w in spec.distinct_type_windows:
         f[f"distinct_event_types_{w}d"] = distinct[w]
-    share_all = window(total, spec.share_window)
+    share_all = window(total, spec.share_window).astype(np.float64)
+    share_hv = window(by_cat[hv], spec.share_window).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         f[f"{hv_name}_share_{spec.share_window}d"] = np.where(
-            share_all > 0, window(by_cat[hv], spec.share_window) / share_all, np.nan
+            share_all > 0, share_hv / share_all, np.nan
         )
 
     # Community features are unknown (NaN), not zero, before the community is connected.
@@ -672,7 +677,8 @@ def build_features_partition(
     spec = spec or FeatureSpec.load()
     grid = as_of_grid(as_of_dates)
     arrays = _prepare(events, advocates, grid, spec)
-    return _block(arrays.take(0, len(arrays.ids), slice(None)), grid, spec)
+    frames = list(_iter_blocks(arrays, grid, spec, len(arrays.ids)))
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
 def iter_features(
@@ -693,26 +699,33 @@ def iter_features(
     spec = spec or FeatureSpec.load()
     grid = as_of_grid(as_of)
     arrays = _prepare(events, advocates, grid, spec)
+    yield from _iter_blocks(arrays, grid, spec, chunk_size)
+
+
+def _iter_blocks(
+    arrays: _Arrays, grid: AsOfGrid, spec: FeatureSpec, chunk_size: int
+) -> Iterator[pd.DataFrame]:
+    """Feature frames of consecutive blocks of at most ``chunk_size`` advocates (fewer when
+    there are many as-of dates, see :func:`_block_size`), in roster order."""
     n = len(arrays.ids)
     if n == 0:
         yield _empty(spec)
         return
-    chunk_size = _block_size(chunk_size, len(grid.days))
+    chunk_size = _block_size(max(chunk_size, 1), len(grid.days))
     n_chunks = -(-n // chunk_size)
     adv = arrays.adv
     if len(adv) == 0 or bool((adv[1:] >= adv[:-1]).all()):
         # Events grouped by advocate in roster order (as simulated or exported): chunks are
         # contiguous slices, no sort and no copy of the event arrays.
+        order = None
         cuts = np.searchsorted(adv, np.arange(0, n_chunks + 1) * chunk_size)
-        for i in range(n_chunks):
-            lo, hi = i * chunk_size, min((i + 1) * chunk_size, n)
-            yield _block(arrays.take(lo, hi, slice(cuts[i], cuts[i + 1])), grid, spec)
-        return
-    order = np.argsort(adv, kind="stable")  # by advocate: each chunk is then a slice of it
-    cuts = np.searchsorted(adv[order], np.arange(0, n_chunks + 1) * chunk_size)
+    else:
+        order = np.argsort(adv, kind="stable")  # by advocate: each chunk is then a slice of it
+        cuts = np.searchsorted(adv[order], np.arange(0, n_chunks + 1) * chunk_size)
     for i in range(n_chunks):
         lo, hi = i * chunk_size, min((i + 1) * chunk_size, n)
-        yield _block(arrays.take(lo, hi, order[cuts[i] : cuts[i + 1]]), grid, spec)
+        rows = slice(cuts[i], cuts[i + 1]) if order is None else order[cuts[i] : cuts[i + 1]]
+        yield _block(arrays.take(lo, hi, rows), grid, spec)
 
 
 def build_features(

@@ -111,12 +111,20 @@ def cumulative_at(
 
 
 def cumulative_bins(
-    rows: np.ndarray, bins: np.ndarray, n: int, m: int, weights: np.ndarray | None = None
+    rows: np.ndarray,
+    bins: np.ndarray,
+    n: int,
+    m: int,
+    weights: np.ndarray | None = None,
+    dtype: type | None = None,
 ) -> np.ndarray:
-    """As :func:`cumulative_at` with each row's bin precomputed (``bins`` in ``[0, m]``)."""
+    """As :func:`cumulative_at` with each row's bin precomputed (``bins`` in ``[0, m]``).
+
+    ``dtype`` sets the cumulative sums' type (e.g. int32 for counts: half the memory traffic).
+    """
     flat = rows.astype(np.int64) * (m + 1) + bins
     hist = np.bincount(flat, weights=weights, minlength=n * (m + 1)).reshape(n, m + 1)
-    return np.cumsum(hist[:, :m], axis=1)
+    return np.cumsum(hist[:, :m], axis=1, dtype=dtype)
 
 
 def unique_ints(keys: np.ndarray, upper: int, dense_limit: int = 1 << 28) -> np.ndarray:
