@@ -618,30 +618,56 @@ def _compute(a: _Arrays, grid: AsOfGrid, spec: FeatureSpec) -> dict[str, np.ndar
     return f
 
 
-def _frame(
-    a: _Arrays, grid: AsOfGrid, spec: FeatureSpec, feats: dict[str, np.ndarray]
-) -> pd.DataFrame:
-    """Rows (advocate, T) with ``joined_at <= T``, sorted by (advocate_id, as_of)."""
+def _rows_per_advocate(a: _Arrays, grid: AsOfGrid) -> np.ndarray:
+    """How many as-of dates each advocate is on the roster for (``joined_at <= T``)."""
+    return (a.joined_us[:, None] <= grid.stamps_us[None, :]).sum(axis=1)
+
+
+def _block_values(
+    a: _Arrays, grid: AsOfGrid, spec: FeatureSpec, out: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One block's feature matrix (rows x features, float32) and each row's advocate and date.
+
+    Rows are (advocate, T) with ``joined_at <= T`` in (advocate, T) order. The matrix is written
+    into ``out`` when given (a slice of the whole result, so no concatenation is needed later).
+    """
     n, n_t = len(a.ids), len(grid.days)
     on_roster = (a.joined_us[:, None] <= grid.stamps_us[None, :]).ravel()
     everyone = bool(on_roster.all())
     names = feature_columns(spec)
     n_rows = int(on_roster.sum())
-    values = np.empty((n_rows, len(names)), dtype=FEATURE_DTYPE, order="F")
-    for i, name in enumerate(names):
-        flat = feats.pop(name).ravel()
-        values[:, i] = flat if everyone else flat[on_roster]
+    values = np.empty((n_rows, len(names)), FEATURE_DTYPE, order="F") if out is None else out
     adv_idx = np.repeat(np.arange(n), n_t)
     t_idx = np.tile(np.arange(n_t), n)
+    if n == 0:
+        return values, adv_idx, t_idx
+    feats = _compute(a, grid, spec)
+    keep = None if everyone else np.flatnonzero(on_roster)
+    for i, name in enumerate(names):
+        flat = feats.pop(name).reshape(-1)
+        values[:, i] = flat if keep is None else flat.take(keep)
     if not everyone:
         adv_idx, t_idx = adv_idx[on_roster], t_idx[on_roster]
+    return values, adv_idx, t_idx
+
+
+def _assemble(
+    ids: np.ndarray,
+    adv_idx: np.ndarray,
+    t_idx: np.ndarray,
+    grid: AsOfGrid,
+    values: np.ndarray,
+    spec: FeatureSpec,
+) -> pd.DataFrame:
+    """The output frame: ``advocate_id``, ``as_of`` and the feature columns (no copy of values)."""
     keys = pd.DataFrame(
         {
-            "advocate_id": pd.array(a.ids[adv_idx], dtype="str"),
+            "advocate_id": pd.array(ids[adv_idx], dtype="str"),
             "as_of": pd.DatetimeIndex(grid.stamps[t_idx], dtype=TIMESTAMP_DTYPE),
         }
     )
-    return pd.concat([keys, pd.DataFrame(values, columns=names, copy=False)], axis=1)
+    features = pd.DataFrame(values, columns=feature_columns(spec), copy=False)
+    return pd.concat([keys, features], axis=1)
 
 
 def _empty(spec: FeatureSpec) -> pd.DataFrame:
@@ -657,7 +683,35 @@ def _empty(spec: FeatureSpec) -> pd.DataFrame:
 def _block(a: _Arrays, grid: AsOfGrid, spec: FeatureSpec) -> pd.DataFrame:
     if len(a.ids) == 0:
         return _empty(spec)
-    return _frame(a, grid, spec, _compute(a, grid, spec))
+    values, adv_idx, t_idx = _block_values(a, grid, spec)
+    return _assemble(a.ids, adv_idx, t_idx, grid, values, spec)
+
+
+def _collect(
+    arrays: _Arrays,
+    grid: AsOfGrid,
+    spec: FeatureSpec,
+    chunk_size: int,
+    on_chunk: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Every block written into one preallocated matrix, then one frame (no concatenation)."""
+    per_advocate = _rows_per_advocate(arrays, grid)
+    total = int(per_advocate.sum())
+    if total == 0:
+        return _empty(spec)
+    values = np.empty((total, len(feature_columns(spec))), FEATURE_DTYPE, order="F")
+    adv_all = np.empty(total, dtype=np.int64)
+    t_all = np.empty(total, dtype=np.int64)
+    offset = 0
+    for lo, block in _blocks(arrays, grid, chunk_size):
+        rows = int(per_advocate[lo : lo + len(block.ids)].sum())
+        part = slice(offset, offset + rows)
+        _, adv_idx, t_idx = _block_values(block, grid, spec, out=values[part])
+        adv_all[part], t_all[part] = adv_idx + lo, t_idx
+        offset += rows
+        if on_chunk is not None:
+            on_chunk(len(block.ids))
+    return _assemble(arrays.ids, adv_all, t_all, grid, values, spec)
 
 
 # --------------------------------------------------------------------------- public API
@@ -677,8 +731,7 @@ def build_features_partition(
     spec = spec or FeatureSpec.load()
     grid = as_of_grid(as_of_dates)
     arrays = _prepare(events, advocates, grid, spec)
-    frames = list(_iter_blocks(arrays, grid, spec, len(arrays.ids)))
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return _collect(arrays, grid, spec, len(arrays.ids))
 
 
 def iter_features(
@@ -705,11 +758,19 @@ def iter_features(
 def _iter_blocks(
     arrays: _Arrays, grid: AsOfGrid, spec: FeatureSpec, chunk_size: int
 ) -> Iterator[pd.DataFrame]:
-    """Feature frames of consecutive blocks of at most ``chunk_size`` advocates (fewer when
-    there are many as-of dates, see :func:`_block_size`), in roster order."""
+    """Feature frames of consecutive blocks of advocates (see :func:`_blocks`)."""
+    if len(arrays.ids) == 0:
+        yield _empty(spec)
+        return
+    for _, block in _blocks(arrays, grid, chunk_size):
+        yield _block(block, grid, spec)
+
+
+def _blocks(arrays: _Arrays, grid: AsOfGrid, chunk_size: int) -> Iterator[tuple[int, _Arrays]]:
+    """Consecutive blocks of at most ``chunk_size`` advocates (fewer when there are many as-of
+    dates, see :func:`_block_size`) with their events: ``(first roster position, arrays)``."""
     n = len(arrays.ids)
     if n == 0:
-        yield _empty(spec)
         return
     chunk_size = _block_size(max(chunk_size, 1), len(grid.days))
     n_chunks = -(-n // chunk_size)
@@ -725,7 +786,7 @@ def _iter_blocks(
     for i in range(n_chunks):
         lo, hi = i * chunk_size, min((i + 1) * chunk_size, n)
         rows = slice(cuts[i], cuts[i + 1]) if order is None else order[cuts[i] : cuts[i + 1]]
-        yield _block(arrays.take(lo, hi, rows), grid, spec)
+        yield lo, arrays.take(lo, hi, rows)
 
 
 def build_features(
@@ -743,12 +804,11 @@ def build_features(
     advocates and each chunk is computed by the same code as :func:`build_features_partition`;
     ``on_chunk(n_advocates)`` is called after each chunk (for progress bars).
     """
-    frames = []
-    for frame in iter_features(events, advocates, as_of, spec, chunk_size):
-        frames.append(frame)
-        if on_chunk is not None:
-            on_chunk(int(frame["advocate_id"].nunique()))
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if chunk_size < 1:
+        raise ContractError("chunk size must be at least 1")
+    spec = spec or FeatureSpec.load()
+    grid = as_of_grid(as_of)
+    return _collect(_prepare(events, advocates, grid, spec), grid, spec, chunk_size, on_chunk)
 
 
 def _block_size(chunk_size: int, n_dates: int) -> int:
