@@ -78,13 +78,16 @@ def test_equals_pred_contrib(
         )
 
 
-def test_deep_leaves_computed_without_a_table(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("leaves", [64, 120])  # 120 leaves: more splits than one 64-bit word
+def test_deep_leaves_computed_without_a_table(monkeypatch: pytest.MonkeyPatch, leaves: int) -> None:
     X, y = _data(3, 2000, 8, 0.1, 0.1)
     booster = lgb.train(
-        {"objective": "binary", "num_leaves": 64, "min_data_in_leaf": 2, "verbose": -1},
+        {"objective": "binary", "num_leaves": leaves, "min_data_in_leaf": 2, "verbose": -1},
         lgb.Dataset(X, y),
         num_boost_round=5,
     )
+    if leaves > 64:
+        assert np.diff(treeshap.compile_booster(booster).node_start).max() > 63
     monkeypatch.setattr(treeshap, "MAX_TABLE_DEPTH", 2)
     compiled = treeshap.compile_booster(booster)
     assert compiled is not None and (compiled.table_start < 0).any()

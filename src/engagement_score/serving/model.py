@@ -104,11 +104,17 @@ class EngagementModel:
     def _threads(self) -> dict[str, int]:
         return {} if self.n_jobs is None else {"num_threads": int(self.n_jobs)}
 
-    def _matrix(self, X: pd.DataFrame) -> pd.DataFrame:
+    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """The model's feature columns as a float matrix, without a copy when they are float32
+        (as :func:`~engagement_score.features.build.build_features` gives; LightGBM reads the
+        column-major block as it is, and float32 values widen to double exactly)."""
         missing = [c for c in self.feature_names if c not in X.columns]
         if missing:
             raise ValueError(f"feature rows lack the model's columns: {missing[:5]}")
-        return X.loc[:, self.feature_names].astype("float64")
+        matrix = X.loc[:, self.feature_names].to_numpy()
+        if matrix.dtype not in (np.float32, np.float64):
+            matrix = matrix.astype(np.float64)
+        return matrix
 
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         """The booster's uncalibrated probability of engagement."""
@@ -134,7 +140,7 @@ class EngagementModel:
         if compiled is not None:
             from engagement_score.serving import treeshap
 
-            return treeshap.contributions(compiled, matrix.to_numpy(), self.n_jobs)
+            return treeshap.contributions(compiled, matrix, self.n_jobs)
         return np.asarray(
             self.booster.predict(matrix, pred_contrib=True, **self._threads()), dtype=float
         )

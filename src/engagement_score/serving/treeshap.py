@@ -42,6 +42,9 @@ MAX_TABLE_DEPTH = 12
 #: LightGBM's ``kZeroThreshold`` (a float constant widened to double).
 ZERO_THRESHOLD = float(np.float32(1e-35))
 _MISSING = {"None": 0, "Zero": 1, "NaN": 2}
+#: Trees with at most this many splits keep each row's decisions in one 64-bit word, so a leaf's
+#: satisfied path features take a few bit operations instead of a walk along the path.
+MAX_BITSET_NODES = 63
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,9 @@ class CompiledTrees:
     table_start: np.ndarray
     tables: np.ndarray
     weights: np.ndarray  # weights[d, s] = s! (d - 1 - s)! / d!, the Shapley weights
+    leaf_dir: np.ndarray  # per leaf: bit j set when the path goes left at split j (int64)
+    leaf_pathmask: np.ndarray  # per leaf: bit j set when split j is on the path
+    feat_nodes: np.ndarray  # per (leaf, path feature): bits of that feature's splits on the path
     max_nodes: int
 
 
@@ -110,6 +116,9 @@ def compile_booster(booster: Any) -> CompiledTrees | None:
     leaf_value: list[float] = []
     path_start, path_node, path_left, path_slot = [0], [], [], []
     feat_start, feat_index, feat_zero = [0], [], []
+    feat_nodes: list[int] = []
+    leaf_dir: list[int] = []
+    leaf_pathmask: list[int] = []
     bias = 0.0
     max_nodes = 1
     for tree in dump["tree_info"]:
@@ -137,17 +146,27 @@ def compile_booster(booster: Any) -> CompiledTrees | None:
             bias += value * (float(node.get("leaf_count", 0)) / root_count if path else 1.0)
             slots: dict[int, int] = {}
             zeros: list[float] = []
+            nodes: list[int] = []
+            direction = pathmask = 0
             for local, left, feature, fraction in path:
                 if feature not in slots:
                     slots[feature] = len(zeros)
                     zeros.append(1.0)
+                    nodes.append(0)
                 zeros[slots[feature]] *= fraction
+                if local < MAX_BITSET_NODES:
+                    nodes[slots[feature]] |= 1 << local
+                    pathmask |= 1 << local
+                    direction |= int(left) << local
                 path_node.append(local)
                 path_left.append(left)
                 path_slot.append(slots[feature])
             path_start.append(len(path_node))
             feat_index.extend(slots)
             feat_zero.extend(zeros)
+            feat_nodes.extend(nodes)
+            leaf_dir.append(direction)
+            leaf_pathmask.append(pathmask)
             feat_start.append(len(feat_index))
         max_nodes = max(max_nodes, len(node_feature) - base)
         node_start.append(len(node_feature))
@@ -181,6 +200,9 @@ def compile_booster(booster: Any) -> CompiledTrees | None:
         table_start=table_start,
         tables=np.zeros(int(sizes.sum()), dtype=np.float64),
         weights=shapley_weights(int(depth.max())),
+        leaf_dir=np.asarray(leaf_dir, dtype=np.int64),
+        leaf_pathmask=np.asarray(leaf_pathmask, dtype=np.int64),
+        feat_nodes=np.asarray(feat_nodes, dtype=np.int64),
         max_nodes=max_nodes,
     )
     kernels = _kernels()
@@ -241,6 +263,9 @@ def contributions(compiled: CompiledTrees, X: np.ndarray, n_jobs: int | None = N
             compiled.table_start,
             compiled.tables,
             compiled.weights,
+            compiled.leaf_dir,
+            compiled.leaf_pathmask,
+            compiled.feat_nodes,
             compiled.max_nodes,
             ZERO_THRESHOLD,
             out,
@@ -355,6 +380,9 @@ def _make_kernels() -> Any:
         table_start: np.ndarray,
         tables: np.ndarray,
         weights: np.ndarray,
+        leaf_dir: np.ndarray,
+        leaf_pathmask: np.ndarray,
+        feat_nodes: np.ndarray,
         max_nodes: int,
         zero_threshold: float,
         out: np.ndarray,
@@ -370,10 +398,14 @@ def _make_kernels() -> Any:
             lo = b * block
             hi = min(n, lo + block)
             go_left = np.empty((hi - lo, max_nodes), dtype=np.bool_)
+            bits = np.zeros(hi - lo, dtype=np.int64)
             scratch = np.empty(64)
             for t in range(n_trees):
                 n0 = node_start[t]
-                for j in range(node_start[t + 1] - n0):
+                n_nodes = node_start[t + 1] - n0
+                bitset = n_nodes <= MAX_BITSET_NODES
+                bits[:] = 0
+                for j in range(n_nodes):
                     g = n0 + j
                     feature = node_feature[g]
                     missing = node_missing[g]
@@ -386,9 +418,12 @@ def _make_kernels() -> Any:
                         if (missing == 1 and -zero_threshold <= v <= zero_threshold) or (
                             missing == 2 and np.isnan(v)
                         ):
-                            go_left[r, j] = default_left
+                            left = default_left
                         else:
-                            go_left[r, j] = v <= threshold
+                            left = v <= threshold
+                        go_left[r, j] = left
+                        if bitset and left:
+                            bits[r] |= np.int64(1) << j
                 for leaf in range(leaf_start[t], leaf_start[t + 1]):
                     f0 = feat_start[leaf]
                     d = feat_start[leaf + 1] - f0
@@ -397,11 +432,24 @@ def _make_kernels() -> Any:
                     p0 = path_start[leaf]
                     p1 = path_start[leaf + 1]
                     start = table_start[leaf]
+                    full = (np.int64(1) << d) - 1
                     for r in range(hi - lo):
-                        mask = (1 << d) - 1
-                        for p in range(p0, p1):
-                            if go_left[r, path_node[p]] != path_left[p]:
-                                mask &= ~(1 << path_slot[p])
+                        if bitset:
+                            # The path's splits the row disagrees with, as node bits; a feature
+                            # is satisfied when none of its splits on the path is among them.
+                            wrong = (bits[r] ^ leaf_dir[leaf]) & leaf_pathmask[leaf]
+                            if wrong == 0:
+                                mask = full
+                            else:
+                                mask = np.int64(0)
+                                for k in range(d):
+                                    if (wrong & feat_nodes[f0 + k]) == 0:
+                                        mask |= np.int64(1) << k
+                        else:
+                            mask = full
+                            for p in range(p0, p1):
+                                if go_left[r, path_node[p]] != path_left[p]:
+                                    mask &= ~(np.int64(1) << path_slot[p])
                         phi = out[lo + r]
                         if start >= 0:
                             base = start + mask * d
