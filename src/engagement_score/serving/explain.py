@@ -1,7 +1,7 @@
 """Plain-language reasons: SHAP contributions turned into score points and then into sentences.
 
-LightGBM's own TreeSHAP (``pred_contrib=True``) gives each feature's contribution in log-odds,
-plus a bias: the model's expected log-odds, i.e. the *average advocate*. The reference score is the
+TreeSHAP (:meth:`EngagementModel.contributions`: LightGBM's ``pred_contrib`` values, computed by
+:mod:`engagement_score.serving.treeshap`) gives each feature's contribution in log-odds, plus a bias: the model's expected log-odds, i.e. the *average advocate*. The reference score is the
 score of that average advocate, ``round(100 x calibrated(sigmoid(bias)))``. Because calibration is
 monotone, an advocate's score moves away from it in the direction of the summed contributions; each
 feature gets its share of that distance, rounded so the points add up exactly
