@@ -1,10 +1,11 @@
-"""Exact TreeSHAP for LightGBM boosters, about 10-20x faster than ``pred_contrib``.
+"""Exact TreeSHAP for LightGBM boosters, about 6x faster than ``pred_contrib`` on one core.
 
 Reasons need SHAP values for every advocate every night, and LightGBM's own TreeSHAP costs
-``O(leaves x depth^2)`` per row and tree (about 0.4 ms per advocate for a 100-tree model on one
-core): most of a large program's scoring time. This module computes *the same numbers* (path-
-dependent TreeSHAP with LightGBM's data-count covers, identical to ``pred_contrib=True`` up to
-floating-point rounding, which the tests check) another way.
+``O(leaves x depth^2)`` per row and tree (480 us per advocate for the 110-tree model of
+``benchmarks/scoring.py`` on one core; this module: 80 us): most of a large program's scoring
+time. This module computes *the same numbers* (path-dependent TreeSHAP with LightGBM's data-count
+covers, identical to ``pred_contrib=True`` up to floating-point rounding, which the tests check)
+another way.
 
 Why it is exact. For one tree, the path-dependent value function of a feature set ``S`` is a sum
 over leaves ``l`` of ``v_l x prod_f (o_f if f in S else z_f)``, the product over the distinct
@@ -19,7 +20,7 @@ with ``O`` (``Z``) the other path features the row does (does not) satisfy and
 features it satisfies. So each leaf gets a table of its ``d`` values for each of the ``2^d``
 masks once per model (leaves with more than :data:`MAX_TABLE_DEPTH` distinct path features are
 computed on the fly), and a row costs one pass over each tree's splits plus one table lookup per
-leaf. The kernel is compiled with numba (already a dependency of ``shap``) and runs rows in
+leaf. The kernel is compiled with numba (a dependency of this package and of ``shap``) and runs rows in
 parallel.
 
 Supported: numerical splits (``<=``) with LightGBM's missing-value rules (``None``, ``Zero``,
@@ -34,7 +35,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
+from numba import njit, prange
 
 #: Leaves with at most this many distinct features on their path get a precomputed table of
 #: ``2^d x d`` values; deeper ones are computed per row (same result, slower).
@@ -205,8 +208,7 @@ def compile_booster(booster: Any) -> CompiledTrees | None:
         feat_nodes=np.asarray(feat_nodes, dtype=np.int64),
         max_nodes=max_nodes,
     )
-    kernels = _kernels()
-    kernels.build_tables(
+    build_tables(
         compiled.leaf_value,
         compiled.feat_start,
         compiled.feat_zero,
@@ -237,14 +239,11 @@ def contributions(compiled: CompiledTrees, X: np.ndarray, n_jobs: int | None = N
     out = np.zeros((X.shape[0], X.shape[1] + 1), dtype=np.float64)
     if X.shape[0] == 0:
         return out
-    kernels = _kernels()
-    import numba
-
     previous = numba.get_num_threads()
     threads = max(1, min(int(n_jobs or previous), numba.config.NUMBA_NUM_THREADS))
     numba.set_num_threads(threads)
     try:
-        kernels.shap_rows(
+        shap_rows(
             X,
             compiled.node_start,
             compiled.node_feature,
@@ -277,199 +276,179 @@ def contributions(compiled: CompiledTrees, X: np.ndarray, n_jobs: int | None = N
 
 
 # --------------------------------------------------------------------------- numba kernels
-
-_KERNELS: Any = None
-
-
-def _kernels() -> Any:
-    """Compile (once per process, cached on disk by numba) and return the kernels."""
-    global _KERNELS
-    if _KERNELS is None:
-        _KERNELS = _make_kernels()
-    return _KERNELS
+# Module-level functions so numba's on-disk cache (``cache=True``) finds them again in the next
+# process: a nightly job compiles once per installation, not once per run (about 8 s).
 
 
-def _make_kernels() -> Any:
-    import numba
-    from numba import njit, prange
+@njit(cache=True, nogil=True)
+def leaf_phi(
+    mask: int, value: float, zeros: np.ndarray, weights: np.ndarray, out: np.ndarray
+) -> None:
+    """The leaf's SHAP values for its ``d`` path features given the row's mask, O(d^2).
 
-    @njit(cache=True, nogil=True)
-    def leaf_phi(
-        mask: int, value: float, zeros: np.ndarray, weights: np.ndarray, out: np.ndarray
-    ) -> None:
-        """The leaf's SHAP values for its ``d`` path features given the row's mask, O(d^2).
-
-        ``G(t) = prod over satisfied features (t + z_f)``; a satisfied feature ``i`` needs
-        ``G / (t + z_i)`` (synthetic division), an unsatisfied one ``G`` itself, each weighted
-        ``sum_s w(s) [t^s]`` and multiplied by the unsatisfied features' other ``z``.
-        """
-        d = len(zeros)
-        g = np.zeros(d + 1)
-        g[0] = 1.0
-        a = 0
+    ``G(t) = prod over satisfied features (t + z_f)``; a satisfied feature ``i`` needs
+    ``G / (t + z_i)`` (synthetic division), an unsatisfied one ``G`` itself, each weighted
+    ``sum_s w(s) [t^s]`` and multiplied by the unsatisfied features' other ``z``.
+    """
+    d = len(zeros)
+    g = np.zeros(d + 1)
+    g[0] = 1.0
+    a = 0
+    for f in range(d):
+        if (mask >> f) & 1:
+            a += 1
+            g[a] = g[a - 1]
+            for k in range(a - 1, 0, -1):
+                g[k] = g[k - 1] + zeros[f] * g[k]
+            g[0] = zeros[f] * g[0]
+    w = weights[d]
+    unset_sum = 0.0
+    for s in range(a + 1):
+        unset_sum += w[s] * g[s]
+    q = np.empty(d + 1)
+    for i in range(d):
+        z_others = 1.0
         for f in range(d):
-            if (mask >> f) & 1:
-                a += 1
-                g[a] = g[a - 1]
-                for k in range(a - 1, 0, -1):
-                    g[k] = g[k - 1] + zeros[f] * g[k]
-                g[0] = zeros[f] * g[0]
-        w = weights[d]
-        unset_sum = 0.0
-        for s in range(a + 1):
-            unset_sum += w[s] * g[s]
-        q = np.empty(d + 1)
-        for i in range(d):
-            z_others = 1.0
-            for f in range(d):
-                if f != i and not (mask >> f) & 1:
-                    z_others *= zeros[f]
-            if (mask >> i) & 1:
-                # q(t) = g(t) / (t + z_i), degree a - 1
-                q[a - 1] = g[a]
-                for k in range(a - 1, 0, -1):
-                    q[k - 1] = g[k] - zeros[i] * q[k]
-                total = 0.0
-                for s in range(a):
-                    total += w[s] * q[s]
-                out[i] = value * (1.0 - zeros[i]) * z_others * total
-            else:
-                out[i] = -value * zeros[i] * z_others * unset_sum
+            if f != i and not (mask >> f) & 1:
+                z_others *= zeros[f]
+        if (mask >> i) & 1:
+            # q(t) = g(t) / (t + z_i), degree a - 1
+            q[a - 1] = g[a]
+            for k in range(a - 1, 0, -1):
+                q[k - 1] = g[k] - zeros[i] * q[k]
+            total = 0.0
+            for s in range(a):
+                total += w[s] * q[s]
+            out[i] = value * (1.0 - zeros[i]) * z_others * total
+        else:
+            out[i] = -value * zeros[i] * z_others * unset_sum
 
-    @njit(cache=True)
-    def build_tables(
-        leaf_value: np.ndarray,
-        feat_start: np.ndarray,
-        feat_zero: np.ndarray,
-        weights: np.ndarray,
-        table_start: np.ndarray,
-        tables: np.ndarray,
-    ) -> None:
-        for leaf in range(len(leaf_value)):
-            start = table_start[leaf]
-            if start < 0:
-                continue
-            zeros = feat_zero[feat_start[leaf] : feat_start[leaf + 1]]
-            d = len(zeros)
-            for mask in range(1 << d):
-                leaf_phi(
-                    mask,
-                    leaf_value[leaf],
-                    zeros,
-                    weights,
-                    tables[start + mask * d : start + (mask + 1) * d],
-                )
 
-    @njit(cache=True, parallel=True, nogil=True)
-    def shap_rows(
-        X: np.ndarray,
-        node_start: np.ndarray,
-        node_feature: np.ndarray,
-        node_threshold: np.ndarray,
-        node_missing: np.ndarray,
-        node_default_left: np.ndarray,
-        leaf_start: np.ndarray,
-        leaf_value: np.ndarray,
-        path_start: np.ndarray,
-        path_node: np.ndarray,
-        path_left: np.ndarray,
-        path_slot: np.ndarray,
-        feat_start: np.ndarray,
-        feat_index: np.ndarray,
-        feat_zero: np.ndarray,
-        table_start: np.ndarray,
-        tables: np.ndarray,
-        weights: np.ndarray,
-        leaf_dir: np.ndarray,
-        leaf_pathmask: np.ndarray,
-        feat_nodes: np.ndarray,
-        max_nodes: int,
-        zero_threshold: float,
-        out: np.ndarray,
-    ) -> None:
-        # Blocks of rows, tree by tree and leaf by leaf: a leaf's table stays in cache while
-        # every row of the block looks it up (row by row over all trees would miss the cache
-        # once per leaf, which costs more than the arithmetic).
-        n = X.shape[0]
-        block = 256
-        n_blocks = (n + block - 1) // block
-        n_trees = len(node_start) - 1
-        for b in prange(n_blocks):
-            lo = b * block
-            hi = min(n, lo + block)
-            go_left = np.empty((hi - lo, max_nodes), dtype=np.bool_)
-            bits = np.zeros(hi - lo, dtype=np.int64)
-            scratch = np.empty(64)
-            for t in range(n_trees):
-                n0 = node_start[t]
-                n_nodes = node_start[t + 1] - n0
-                bitset = n_nodes <= MAX_BITSET_NODES
-                bits[:] = 0
-                for j in range(n_nodes):
-                    g = n0 + j
-                    feature = node_feature[g]
-                    missing = node_missing[g]
-                    threshold = node_threshold[g]
-                    default_left = node_default_left[g]
-                    for r in range(hi - lo):
-                        v = X[lo + r, feature]
-                        if missing != 2 and np.isnan(v):
-                            v = 0.0
-                        if (missing == 1 and -zero_threshold <= v <= zero_threshold) or (
-                            missing == 2 and np.isnan(v)
-                        ):
-                            left = default_left
-                        else:
-                            left = v <= threshold
-                        go_left[r, j] = left
-                        if bitset and left:
-                            bits[r] |= np.int64(1) << j
-                for leaf in range(leaf_start[t], leaf_start[t + 1]):
-                    f0 = feat_start[leaf]
-                    d = feat_start[leaf + 1] - f0
-                    if d == 0:
-                        continue
-                    p0 = path_start[leaf]
-                    p1 = path_start[leaf + 1]
-                    start = table_start[leaf]
-                    full = (np.int64(1) << d) - 1
-                    for r in range(hi - lo):
-                        if bitset:
-                            # The path's splits the row disagrees with, as node bits; a feature
-                            # is satisfied when none of its splits on the path is among them.
-                            wrong = (bits[r] ^ leaf_dir[leaf]) & leaf_pathmask[leaf]
-                            if wrong == 0:
-                                mask = full
-                            else:
-                                mask = np.int64(0)
-                                for k in range(d):
-                                    if (wrong & feat_nodes[f0 + k]) == 0:
-                                        mask |= np.int64(1) << k
-                        else:
+@njit(cache=True)
+def build_tables(
+    leaf_value: np.ndarray,
+    feat_start: np.ndarray,
+    feat_zero: np.ndarray,
+    weights: np.ndarray,
+    table_start: np.ndarray,
+    tables: np.ndarray,
+) -> None:
+    for leaf in range(len(leaf_value)):
+        start = table_start[leaf]
+        if start < 0:
+            continue
+        zeros = feat_zero[feat_start[leaf] : feat_start[leaf + 1]]
+        d = len(zeros)
+        for mask in range(1 << d):
+            leaf_phi(
+                mask,
+                leaf_value[leaf],
+                zeros,
+                weights,
+                tables[start + mask * d : start + (mask + 1) * d],
+            )
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def shap_rows(
+    X: np.ndarray,
+    node_start: np.ndarray,
+    node_feature: np.ndarray,
+    node_threshold: np.ndarray,
+    node_missing: np.ndarray,
+    node_default_left: np.ndarray,
+    leaf_start: np.ndarray,
+    leaf_value: np.ndarray,
+    path_start: np.ndarray,
+    path_node: np.ndarray,
+    path_left: np.ndarray,
+    path_slot: np.ndarray,
+    feat_start: np.ndarray,
+    feat_index: np.ndarray,
+    feat_zero: np.ndarray,
+    table_start: np.ndarray,
+    tables: np.ndarray,
+    weights: np.ndarray,
+    leaf_dir: np.ndarray,
+    leaf_pathmask: np.ndarray,
+    feat_nodes: np.ndarray,
+    max_nodes: int,
+    zero_threshold: float,
+    out: np.ndarray,
+) -> None:
+    # Blocks of rows, tree by tree and leaf by leaf: a leaf's table stays in cache while
+    # every row of the block looks it up (row by row over all trees would miss the cache
+    # once per leaf, which costs more than the arithmetic).
+    n = X.shape[0]
+    block = 256
+    n_blocks = (n + block - 1) // block
+    n_trees = len(node_start) - 1
+    for b in prange(n_blocks):
+        lo = b * block
+        hi = min(n, lo + block)
+        go_left = np.empty((hi - lo, max_nodes), dtype=np.bool_)
+        bits = np.zeros(hi - lo, dtype=np.int64)
+        scratch = np.empty(64)
+        for t in range(n_trees):
+            n0 = node_start[t]
+            n_nodes = node_start[t + 1] - n0
+            bitset = n_nodes <= MAX_BITSET_NODES
+            bits[:] = 0
+            for j in range(n_nodes):
+                g = n0 + j
+                feature = node_feature[g]
+                missing = node_missing[g]
+                threshold = node_threshold[g]
+                default_left = node_default_left[g]
+                for r in range(hi - lo):
+                    v = X[lo + r, feature]
+                    if missing != 2 and np.isnan(v):
+                        v = 0.0
+                    if (missing == 1 and -zero_threshold <= v <= zero_threshold) or (
+                        missing == 2 and np.isnan(v)
+                    ):
+                        left = default_left
+                    else:
+                        left = v <= threshold
+                    go_left[r, j] = left
+                    if bitset and left:
+                        bits[r] |= np.int64(1) << j
+            for leaf in range(leaf_start[t], leaf_start[t + 1]):
+                f0 = feat_start[leaf]
+                d = feat_start[leaf + 1] - f0
+                if d == 0:
+                    continue
+                p0 = path_start[leaf]
+                p1 = path_start[leaf + 1]
+                start = table_start[leaf]
+                full = (np.int64(1) << d) - 1
+                for r in range(hi - lo):
+                    if bitset:
+                        # The path's splits the row disagrees with, as node bits; a feature
+                        # is satisfied when none of its splits on the path is among them.
+                        wrong = (bits[r] ^ leaf_dir[leaf]) & leaf_pathmask[leaf]
+                        if wrong == 0:
                             mask = full
-                            for p in range(p0, p1):
-                                if go_left[r, path_node[p]] != path_left[p]:
-                                    mask &= ~(np.int64(1) << path_slot[p])
-                        phi = out[lo + r]
-                        if start >= 0:
-                            base = start + mask * d
-                            for k in range(d):
-                                phi[feat_index[f0 + k]] += tables[base + k]
                         else:
-                            if len(scratch) < d:
-                                scratch = np.empty(d)
-                            leaf_phi(
-                                mask, leaf_value[leaf], feat_zero[f0 : f0 + d], weights, scratch[:d]
-                            )
+                            mask = np.int64(0)
                             for k in range(d):
-                                phi[feat_index[f0 + k]] += scratch[k]
-
-    class Kernels:
-        pass
-
-    kernels = Kernels()
-    kernels.leaf_phi = leaf_phi  # type: ignore[attr-defined]
-    kernels.build_tables = build_tables  # type: ignore[attr-defined]
-    kernels.shap_rows = shap_rows  # type: ignore[attr-defined]
-    kernels.numba = numba  # type: ignore[attr-defined]
-    return kernels
+                                if (wrong & feat_nodes[f0 + k]) == 0:
+                                    mask |= np.int64(1) << k
+                    else:
+                        mask = full
+                        for p in range(p0, p1):
+                            if go_left[r, path_node[p]] != path_left[p]:
+                                mask &= ~(np.int64(1) << path_slot[p])
+                    phi = out[lo + r]
+                    if start >= 0:
+                        base = start + mask * d
+                        for k in range(d):
+                            phi[feat_index[f0 + k]] += tables[base + k]
+                    else:
+                        if len(scratch) < d:
+                            scratch = np.empty(d)
+                        leaf_phi(
+                            mask, leaf_value[leaf], feat_zero[f0 : f0 + d], weights, scratch[:d]
+                        )
+                        for k in range(d):
+                            phi[feat_index[f0 + k]] += scratch[k]
