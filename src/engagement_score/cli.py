@@ -291,6 +291,7 @@ def _score_locally(
     chunk_size: int = 20_000,
     with_reasons: bool = True,
     keep_history: bool = False,
+    workers: int = 1,
 ) -> ScoringResult:
     """The local engine over chunks of the roster, with a progress bar."""
     from engagement_score.serving import batch
@@ -300,6 +301,7 @@ def _score_locally(
         return batch.score_program(
             inputs.events, inputs.advocates, stamp, model, chunk_size=chunk_size,
             with_reasons=with_reasons, keep_history=keep_history, on_chunk=lambda _n: advance(1),
+            workers=workers,
         )  # fmt: skip
 
 
@@ -326,6 +328,15 @@ def score(
         int | None,
         typer.Option("--n-jobs", min=1, help="LightGBM threads for scores and reasons (local)."),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Processes scoring chunks in parallel (local engine; each uses --n-jobs threads, "
+            "default 1 when --workers > 1).",
+        ),
+    ] = 1,
 ) -> None:
     """Score every advocate on the roster as of T: score, tier, trend, momentum, risk, reasons."""
     from engagement_score.serving import batch
@@ -336,7 +347,7 @@ def score(
         raise ContractError(f"option --engine: {engine!r} is not one of local, spark")
     inputs = load_inputs(events, advocates)
     model = _load_model(model_uri)
-    model.n_jobs = n_jobs
+    model.n_jobs = 1 if n_jobs is None and workers > 1 else n_jobs
     started = datetime.now()
     if engine == "spark":
         from engagement_score.serving.spark import score_with_spark
@@ -347,7 +358,9 @@ def score(
                 with_reasons=reasons,
             )  # fmt: skip
     else:
-        result = _score_locally(inputs, stamp, model, chunk_size=chunk_size, with_reasons=reasons)
+        result = _score_locally(
+            inputs, stamp, model, chunk_size=chunk_size, with_reasons=reasons, workers=workers
+        )
     io.write_table(result.scores, out_file)
     seconds = (datetime.now() - started).total_seconds()
     info = batch.summary(result)

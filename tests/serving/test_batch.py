@@ -12,6 +12,7 @@ from engagement_score.contract import SCORE_COLUMNS, TIMESTAMP_DTYPE
 from engagement_score.features.build import build_features
 from engagement_score.serving.batch import (
     HISTORY_COLUMN,
+    partitions,
     score_partition,
     score_program,
 )
@@ -76,6 +77,39 @@ def test_chunked_equals_one_partition(program: Program, scored: pd.DataFrame) ->
         chunk_size=37, keep_history=True,
     ).scores  # fmt: skip
     pd.testing.assert_frame_equal(chunked, scored)
+
+
+def test_worker_processes_and_categorical_ids_equal_one_process(
+    program: Program, scored: pd.DataFrame
+) -> None:
+    # events as io.load_inputs gives them: advocate_id a category of the roster's ids (plus one
+    # id that is not on the roster, whose events must be ignored as before)
+    roster_ids = list(program.advocates["advocate_id"]) + ["NOT-ON-ROSTER"]
+    events = program.events.copy()
+    stray = events.iloc[:5].assign(advocate_id="NOT-ON-ROSTER")
+    events = pd.concat([events, stray], ignore_index=True)
+    events["advocate_id"] = pd.Categorical(events["advocate_id"], categories=roster_ids)
+    pooled = score_program(
+        events, program.advocates, program.as_of, program.model,
+        chunk_size=150, keep_history=True, workers=2,
+    ).scores  # fmt: skip
+    pd.testing.assert_frame_equal(pooled, scored)
+
+
+def test_partitions_recode_categorical_ids_to_the_chunk(program: Program) -> None:
+    events = program.events.assign(
+        advocate_id=pd.Categorical(program.events["advocate_id"],
+                                   categories=program.advocates["advocate_id"])
+    )  # fmt: skip
+    seen = 0
+    for chunk_events, chunk_roster in partitions(events, program.advocates, 100):
+        ids = chunk_events["advocate_id"]
+        assert list(ids.cat.categories) == list(chunk_roster["advocate_id"])
+        assert ids.notna().all()
+        original = program.events["advocate_id"].iloc[chunk_events.index]
+        assert (ids.astype(str).to_numpy() == original.to_numpy()).all()
+        seen += len(chunk_events)
+    assert seen == len(events)
 
 
 def test_reason_points_add_up_to_distance_from_average(program: Program) -> None:

@@ -11,7 +11,10 @@ needs the whole program, since its threshold is the program's measured score noi
 
 from __future__ import annotations
 
+import multiprocessing
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,22 +201,55 @@ def finalize(frame: pd.DataFrame, config: ScoringConfig) -> ScoringResult:
 def partitions(
     events: pd.DataFrame, advocates: pd.DataFrame, chunk_size: int
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    """Split the roster (sorted by id) into chunks, each with its own advocates' events."""
+    """Split the roster (sorted by id) into chunks, each with its own advocates' events.
+
+    A ``category`` ``advocate_id`` (as :func:`engagement_score.io.load_inputs` gives, with every
+    roster id as a category) is re-coded to the chunk's own ids, so a chunk carries (and a
+    worker process is sent) 20,000 ids rather than the whole roster's; an id that is not on
+    the roster becomes missing, as it would be when matched against the chunk's roster.
+    """
     roster = advocates.sort_values("advocate_id", ignore_index=True)
     ids = roster["advocate_id"].to_numpy()
     event_ids = events["advocate_id"]
-    if isinstance(event_ids.dtype, pd.CategoricalDtype):  # canonical events: look up categories
-        where = np.searchsorted(ids, np.asarray(event_ids.cat.categories, dtype=object))
+    categorical = isinstance(event_ids.dtype, pd.CategoricalDtype)
+    if categorical:  # canonical events: look up the categories, not every event
+        names = np.asarray(event_ids.cat.categories, dtype=object)
+        where = np.searchsorted(ids, names)
+        on_roster = (where < len(ids)) & (ids[np.minimum(where, len(ids) - 1)] == names)
+        where = np.where(on_roster, where, len(ids))
         position = np.append(where, len(ids))[event_ids.cat.codes.to_numpy()]
     else:
         position = np.searchsorted(ids, event_ids.to_numpy())
-    codes = position // max(chunk_size, 1)
+    chunk_size = max(chunk_size, 1)
+    codes = position // chunk_size
     order = np.argsort(codes, kind="stable")
     n_chunks = max(1, -(-len(ids) // chunk_size))
     bounds = np.searchsorted(codes[order], np.arange(n_chunks + 1))
     for i in range(n_chunks):
         rows = order[bounds[i] : bounds[i + 1]]
-        yield events.iloc[rows], roster.iloc[i * chunk_size : (i + 1) * chunk_size]
+        chunk_roster = roster.iloc[i * chunk_size : (i + 1) * chunk_size]
+        chunk_events = events.iloc[rows]
+        if categorical:
+            local = position[rows] - i * chunk_size
+            local[local >= len(chunk_roster)] = -1
+            dtype = pd.CategoricalDtype(pd.Index(chunk_roster["advocate_id"], dtype="str"))
+            chunk_events = chunk_events.assign(
+                advocate_id=pd.Categorical.from_codes(local.astype(np.int32), dtype=dtype)
+            )
+        yield chunk_events, chunk_roster
+
+
+#: Per-process state of a scoring worker, set once by :func:`_init_worker`.
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(model: EngagementModel, kwargs: dict[str, Any]) -> None:
+    _WORKER["model"] = model
+    _WORKER["kwargs"] = kwargs
+
+
+def _score_in_worker(events: pd.DataFrame, advocates: pd.DataFrame) -> pd.DataFrame:
+    return score_partition(events, advocates, model=_WORKER["model"], **_WORKER["kwargs"])
 
 
 def score_program(
@@ -227,28 +263,68 @@ def score_program(
     keep_history: bool = False,
     on_chunk: Callable[[int], None] | None = None,
     config: ScoringConfig | None = None,
+    workers: int = 1,
 ) -> ScoringResult:
-    """Score every advocate on the roster as of T, chunk by chunk (the local engine)."""
+    """Score every advocate on the roster as of T, chunk by chunk (the local engine).
+
+    With ``workers > 1`` the chunks are scored by that many worker processes (a ``forkserver``
+    pool: each is sent the model once and then one chunk at a time, at most two chunks per worker
+    in flight so memory stays bounded). Feature building is single-threaded NumPy, so processes,
+    not LightGBM threads, are what use several cores for the whole job; give each worker one
+    thread (``model.n_jobs = 1``). The result is the same as with one process.
+    """
     spec = model_feature_spec(model)
     config = config or model_scoring_config(model)
-    frames = []
-    for chunk_events, chunk_roster in partitions(events, advocates, chunk_size):
-        frames.append(
-            score_partition(
-                chunk_events,
-                chunk_roster,
-                as_of,
-                model,
-                spec=spec,
-                config=config,
-                with_reasons=with_reasons,
-                keep_history=keep_history,
-            )
-        )
-        if on_chunk is not None:
-            on_chunk(len(chunk_roster))
+    kwargs: dict[str, Any] = {
+        "as_of": as_of, "spec": spec, "config": config,
+        "with_reasons": with_reasons, "keep_history": keep_history,
+    }  # fmt: skip
+    chunks = partitions(events, advocates, chunk_size)
+    frames: list[pd.DataFrame] = []
+    if workers <= 1 or n_partitions(advocates, chunk_size) <= 1:
+        for chunk_events, chunk_roster in chunks:
+            frames.append(score_partition(chunk_events, chunk_roster, model=model, **kwargs))
+            if on_chunk is not None:
+                on_chunk(len(chunk_roster))
+    else:
+        frames = _score_in_pool(chunks, model, kwargs, workers, on_chunk)
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     return finalize(frame, config)
+
+
+def _score_in_pool(
+    chunks: Iterator[tuple[pd.DataFrame, pd.DataFrame]],
+    model: EngagementModel,
+    kwargs: dict[str, Any],
+    workers: int,
+    on_chunk: Callable[[int], None] | None,
+) -> list[pd.DataFrame]:
+    """Score the chunks in ``workers`` processes, in order, with a bounded number in flight."""
+    context = multiprocessing.get_context("forkserver")
+    frames: list[pd.DataFrame] = []
+    pending: deque[tuple[Future[pd.DataFrame], int]] = deque()
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(model, kwargs)
+    ) as pool:
+        for chunk_events, chunk_roster in chunks:
+            pending.append(
+                (pool.submit(_score_in_worker, chunk_events, chunk_roster), len(chunk_roster))
+            )
+            while len(pending) >= 2 * workers:
+                frames.append(_collect(pending.popleft(), on_chunk))
+        while pending:
+            frames.append(_collect(pending.popleft(), on_chunk))
+    return frames
+
+
+def _collect(
+    item: tuple[Future[pd.DataFrame], int], on_chunk: Callable[[int], None] | None
+) -> pd.DataFrame:
+    future, n = item
+    frame = future.result()
+    if on_chunk is not None:
+        on_chunk(n)
+    return frame
 
 
 def peer_sample(advocates: pd.DataFrame, advocate_id: str, n: int) -> pd.DataFrame:

@@ -101,6 +101,16 @@ class EngagementModel:
     def __post_init__(self) -> None:
         self._trees = _NOT_COMPILED
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (to send to a worker process) without the compiled trees; rebuilt on use."""
+        state = dict(self.__dict__)
+        state["_trees"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._trees = _NOT_COMPILED
+
     def _threads(self) -> dict[str, int]:
         return {} if self.n_jobs is None else {"num_threads": int(self.n_jobs)}
 
