@@ -8,7 +8,8 @@ get if it were handed parts of the simulator's hidden state (privileged informat
 program has: a diagnostic of where the remaining signal lives, never a feature of the product).
 
     engagement-score simulate --out /tmp/sim20k --advocates 20000 --days 730 --seed 0
-    python benchmarks/headroom.py /tmp/sim20k --seed 0        # about 8 minutes on 2 cores
+    python benchmarks/headroom.py /tmp/sim20k                 # about 8 minutes on 2 cores
+    python benchmarks/headroom.py /tmp/sim20k --base-only --learning-curve   # 2 minutes
 
 Candidates (each added to the 73 features of ``features/feature_spec.yaml``):
 
@@ -21,6 +22,9 @@ Candidates (each added to the 73 features of ``features/feature_spec.yaml``):
 * ``true archetype`` / ``true regime + fade`` / ``true qualifying rate``: the simulator's hidden
   state (``truth.parquet``) as features: diagnostics only.
 
+``--learning-curve`` also fits the plain features on 25% and 50% of the training advocates (the
+same test rows): if more data no longer helps, the learner is not what limits the model.
+
 Prints one markdown table: ROC AUC overall and among the active, and the margin over the tally.
 """
 
@@ -29,7 +33,9 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -103,16 +109,66 @@ def ewma_features(events: pd.DataFrame, keys: pd.DataFrame, prefix: str) -> pd.D
     return pd.concat(parts, ignore_index=True)
 
 
+def candidates(
+    run: Callable[..., None], events: pd.DataFrame, advocates: pd.DataFrame,
+    used: list[pd.Timestamp], spec: Any, columns: list[str], keys: pd.DataFrame,
+) -> None:  # fmt: skip
+    """Candidate feature families and model sizes, each fitted by ``run``."""
+    from engagement_score.features.build import build_features
+
+    non_login = events[events["event_type"] != "login"]
+    q = build_features(non_login, advocates, used, spec=spec)
+    run("+ the 73 on non-login events", q.rename(columns={c: f"q_{c}" for c in columns}))
+    life = lifetime_features(events, keys, "").merge(
+        lifetime_features(non_login, keys, "q_"), on=KEYS
+    )
+    run("+ lifetime gap statistics", life)
+    valuable = {t for c in spec.categories if c.name in VALUABLE for t in c.event_types}
+    ewma = ewma_features(non_login, keys, "q_").merge(
+        ewma_features(events[events["event_type"].isin(valuable)], keys, "v_"), on=KEYS
+    )
+    run("+ EWMA counts", ewma.merge(ewma_features(events, keys, "a_"), on=KEYS))
+    run("params: 63 leaves, lr 0.02, 1200 rounds", params={"num_leaves": 63,
+        "learning_rate": 0.02, "min_data_in_leaf": 100}, rounds=1200)  # fmt: skip
+    run("params: 15 leaves, 300 rounds", params={"num_leaves": 15}, rounds=300)
+
+
+def diagnostics(run: Callable[..., None], truth_path: Path, keys: pd.DataFrame) -> None:
+    """The simulator's hidden state as features (diagnostics only, never product features)."""
+    if not truth_path.is_file():
+        return
+    truth = pd.read_parquet(truth_path)
+    truth["advocate_id"] = truth["advocate_id"].astype(str)
+    truth["date"] = pd.to_datetime(truth["date"], utc=True).astype("datetime64[us, UTC]")
+    archetype = truth.groupby("advocate_id")["archetype"].first().astype("category")
+    arch = keys.merge(archetype.cat.codes.rename("true_archetype").reset_index(), on="advocate_id")
+    run("diagnostic: + true archetype", arch)
+    state = truth[["advocate_id", "date", "regime", "valuable_multiplier", "qualifying_rate"]]
+    state = state.assign(regime=state["regime"].astype("category").cat.codes).sort_values("date")
+    latent = pd.merge_asof(
+        keys.sort_values("as_of"), state, left_on="as_of", right_on="date",
+        by="advocate_id", direction="backward", allow_exact_matches=False,
+    ).drop(columns="date")  # fmt: skip
+    run("diagnostic: + true regime and fade", latent[[*KEYS, "regime", "valuable_multiplier"]])
+    run("diagnostic: + true qualifying rate", latent[[*KEYS, "qualifying_rate"]])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="a folder written by `engagement-score simulate`")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--learning-curve", action="store_true",
+        help="also fit on 25%% and 50%% of the training advocates (same test rows)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--base-only", action="store_true", help="skip the candidate features and diagnostics"
+    )
     args = parser.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
     from engagement_score import io
     from engagement_score.config import FeatureSpec, TrainingConfig
-    from engagement_score.features.build import build_features
     from engagement_score.features.labels import observation_end, snapshot_dates
     from engagement_score.training.pipeline import build_training_frame
     from engagement_score.training.split import make_split
@@ -136,8 +192,12 @@ def main() -> None:
     tally_active = roc_auc_score(y[test][active], tally[active])
     rows: list[tuple[str, float, float, float]] = []
 
+    # a fixed share of the training advocates (by a hash of the id) for the learning curve
+    share = pd.util.hash_pandas_object(frame["advocate_id"].astype(str), index=False).to_numpy()
+    share = (share % 1000) / 1000
+
     def run(label: str, extra: pd.DataFrame | None = None, params: dict | None = None,
-            rounds: int = 400) -> None:  # fmt: skip
+            rounds: int = 400, fraction: float = 1.0) -> None:  # fmt: skip
         started = time.perf_counter()
         table, cols = frame, list(columns)
         if extra is not None:
@@ -145,7 +205,8 @@ def main() -> None:
             cols += [c for c in extra.columns if c not in KEYS]
         X = table[cols].astype("float32")
         p = PARAMS | {"num_threads": args.threads} | (params or {})
-        booster = lgb.train(p, lgb.Dataset(X[refit], y[refit]), rounds)
+        train = refit & (share < fraction)
+        booster = lgb.train(p, lgb.Dataset(X[train], y[train]), rounds)
         pred = booster.predict(X[test])
         auc = roc_auc_score(y[test], pred)
         auc_active = roc_auc_score(y[test][active], pred[active])
@@ -153,43 +214,12 @@ def main() -> None:
         print(f"{label}: {auc:.4f} / {auc_active:.4f}", flush=True)
 
     run("73 features (fixed LightGBM)")
-    non_login = events[events["event_type"] != "login"]
-    q = build_features(non_login, inputs.advocates, used, spec=spec)
-    run("+ the 73 on non-login events", q.rename(columns={c: f"q_{c}" for c in columns}))
-    life = lifetime_features(events, keys, "").merge(
-        lifetime_features(non_login, keys, "q_"), on=KEYS
-    )
-    run("+ lifetime gap statistics", life)
-    valuable = {t for c in spec.categories if c.name in VALUABLE for t in c.event_types}
-    ewma = ewma_features(non_login, keys, "q_").merge(
-        ewma_features(events[events["event_type"].isin(valuable)], keys, "v_"), on=KEYS
-    )
-    run("+ EWMA counts", ewma.merge(ewma_features(events, keys, "a_"), on=KEYS))
-    run("params: 63 leaves, lr 0.02, 1200 rounds", params={"num_leaves": 63,
-        "learning_rate": 0.02, "min_data_in_leaf": 100}, rounds=1200)  # fmt: skip
-    run("params: 15 leaves, 300 rounds", params={"num_leaves": 15}, rounds=300)
-
-    truth_path = args.data / "truth.parquet"
-    if truth_path.is_file():
-        truth = pd.read_parquet(truth_path)
-        truth["advocate_id"] = truth["advocate_id"].astype(str)
-        truth["date"] = pd.to_datetime(truth["date"], utc=True).astype("datetime64[us, UTC]")
-        archetype = truth.groupby("advocate_id")["archetype"].first().astype("category")
-        arch = keys.merge(
-            archetype.cat.codes.rename("true_archetype").reset_index(), on="advocate_id"
-        )
-        run("diagnostic: + true archetype", arch)
-        state = truth[["advocate_id", "date", "regime", "valuable_multiplier", "qualifying_rate"]]
-        state = state.assign(regime=state["regime"].astype("category").cat.codes).sort_values(
-            "date"
-        )
-        latent = pd.merge_asof(
-            keys.sort_values("as_of"), state, left_on="as_of", right_on="date",
-            by="advocate_id", direction="backward", allow_exact_matches=False,
-        ).drop(columns="date")  # fmt: skip
-        run("diagnostic: + true regime and fade", latent[[*KEYS, "regime", "valuable_multiplier"]])
-        run("diagnostic: + true qualifying rate", latent[[*KEYS, "qualifying_rate"]])
-
+    if args.learning_curve:
+        for fraction in (0.25, 0.5):
+            run(f"73 features, {fraction:.0%} of the training advocates", fraction=fraction)
+    if not args.base_only:
+        candidates(run, events, inputs.advocates, used, spec, columns, keys)
+        diagnostics(run, args.data / "truth.parquet", keys)
     print(f"\n{int(test.sum()):,} test rows ({int(active.sum()):,} active), "
           f"{int(refit.sum()):,} training rows\n")  # fmt: skip
     print("| candidate | roc_auc (all) | over tally | roc_auc (active) | over tally | s |")

@@ -297,7 +297,7 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     codes, no per-event work. Other text is dictionary-encoded by Arrow.
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
-        return np.asarray(values.cat.codes), [str(c) for c in values.cat.categories]
+        return np.asarray(values.cat.codes), values.cat.categories.astype(str).tolist()
     arr = _arrow_text(values)
     uniques = [str(t) for t in pc.unique(arr).drop_null().to_pylist()]
     return (_index_in(arr, uniques) if uniques else np.full(len(arr), -1, np.int32)), uniques
