@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -415,9 +416,29 @@ def _events_from_blocks(
 ) -> tuple[_EventsBuilder, np.ndarray]:
     """Validate blocks of raw rows one by one, collect them compactly, flag event_id repeats."""
     builder = _EventsBuilder(capacity, roster_ids, keep_event_id)
-    for raw in blocks:
-        builder.add(_event_rows(raw, file))
+    for rows in _validated_ahead(blocks, file):
+        builder.add(rows)
     return builder, builder.duplicates(None if keep_event_id else fetch_ids)
+
+
+def _validated_ahead(blocks: Iterable[pd.DataFrame], file: str) -> Iterator[pd.DataFrame]:
+    """The validated blocks in order, the next one read and validated by a helper thread while
+    the caller collects this one (Parquet decoding and most validation release the GIL).
+
+    At most one block is ahead, so memory grows by one block; an error of block k is raised when
+    block k is due, after blocks 0 .. k-1, exactly as without the helper.
+    """
+    blocks = iter(blocks)
+
+    def next_block() -> pd.DataFrame | None:
+        raw = next(blocks, None)
+        return None if raw is None else _event_rows(raw, file)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-events") as pool:
+        ahead = pool.submit(next_block)
+        while (rows := ahead.result()) is not None:
+            ahead = pool.submit(next_block)
+            yield rows
 
 
 def normalize_events(
