@@ -12,6 +12,7 @@ for the 30-day trend) it measures, each case in its own subprocess so memory pea
 * ``duckdb``: the same core window counts (events and distinct active days in 7, 30, 90, 180 and
   365 days, per advocate and as-of date) as one SQL query over a table already loaded into DuckDB.
 
+``--threads N`` computes the pipeline's chunks in N threads (``build_features(n_jobs=N)``).
 ``--repeat N`` runs every case N times (each in its own process) and reports the median.
 Time is wall-clock (``time.perf_counter``) around the computation only; peak memory is the
 process's maximum resident set size (``ru_maxrss``), which includes the loaded input tables
@@ -191,7 +192,7 @@ def core_counts(
 
 
 def run_case(
-    kind: str, data: Path, n_dates: int, stream_above: int, warm: bool = False
+    kind: str, data: Path, n_dates: int, stream_above: int, warm: bool = False, threads: int = 1
 ) -> dict[str, object]:
     start = time.perf_counter()
     events, advocates = load(data)
@@ -209,10 +210,12 @@ def run_case(
 
         spec = FeatureSpec.load()
         streamed = len(advocates) * n_dates > stream_above
+        if threads > 1 and not streamed:
+            result["threads"] = threads
 
         def once() -> int:
             if not streamed:
-                return len(build_features(events, advocates, dates, spec))
+                return len(build_features(events, advocates, dates, spec, n_jobs=threads))
             rows = 0
             for frame in iter_features(events, advocates, dates, spec):
                 rows += len(frame)
@@ -296,12 +299,17 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs per case (each its own process); the median"
     )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="pipeline: threads computing chunks (not streamed)"
+    )
     parser.add_argument("--run-case", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.run_case:  # child process: one case, JSON on stdout
-        row = run_case(args.run_case, args.data, args.dates[0], args.stream_above, args.warm)
+        row = run_case(
+            args.run_case, args.data, args.dates[0], args.stream_above, args.warm, args.threads
+        )
         print(json.dumps(row))
         return
 
@@ -319,6 +327,7 @@ def main() -> None:
                 cmd = [
                     sys.executable, __file__, "--run-case", kind, "--data", str(data),
                     "--dates", str(n_dates), "--stream-above", str(args.stream_above),
+                    "--threads", str(args.threads),
                 ] + (["--warm"] if args.warm else [])  # fmt: skip
                 runs = []
                 for _ in range(args.repeat):

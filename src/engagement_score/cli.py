@@ -151,6 +151,9 @@ def features(
     spec_path: Annotated[
         Path | None, typer.Option("--spec", help="Feature spec YAML (default: the packaged one).")
     ] = None,
+    n_jobs: Annotated[
+        int, typer.Option("--n-jobs", min=1, help="Threads computing chunks at once.")
+    ] = 1,
 ) -> None:
     """Point-in-time activity features: one row per (advocate on the roster as of T, T)."""
     from engagement_score.config import FeatureSpec
@@ -171,6 +174,7 @@ def features(
             spec=spec,
             chunk_size=chunk_size,
             on_chunk=lambda _n: advance(1),
+            n_jobs=n_jobs,
         )
     io.write_table(table, out_file)
     seconds = (datetime.now() - started).total_seconds()

@@ -246,6 +246,9 @@ def test_on_chunk_reports_every_advocate(program: tuple[pd.DataFrame, pd.DataFra
     seen: list[int] = []
     build_features(events, advocates, T, chunk_size=2, on_chunk=seen.append)
     assert seen == [2, 2]  # four advocates on the roster as of T
+    seen.clear()
+    build_features(events, advocates, T, chunk_size=1, on_chunk=seen.append, n_jobs=2)
+    assert seen == [1, 1, 1, 1]  # with threads too, in order
 
 
 def test_descriptions_cover_every_feature() -> None:

@@ -117,11 +117,11 @@ def test_many_as_of_dates_equal_one_at_a_time(program, dates) -> None:
 
 
 @SETTINGS
-@given(programs(), as_of_lists, st.integers(1, 3))
-def test_chunked_equals_unchunked(program, dates, chunk) -> None:
+@given(programs(), as_of_lists, st.integers(1, 3), st.integers(1, 3))
+def test_chunked_equals_unchunked(program, dates, chunk, threads) -> None:
     events, advocates = program
     pd.testing.assert_frame_equal(
-        build_features(events, advocates, dates, SPEC, chunk_size=chunk),
+        build_features(events, advocates, dates, SPEC, chunk_size=chunk, n_jobs=threads),
         build_features(events, advocates, dates, SPEC, chunk_size=10_000),
     )
 
