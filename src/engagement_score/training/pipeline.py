@@ -166,7 +166,10 @@ def build_training_frame(
         events, advocates, list(dates), window_days=config.label.horizon_days
     )
     _say(progress, f"features for {len(labels):,} advocate-dates")
-    features = build_features(events, advocates, list(dates), spec=spec)
+    # the same rows on any number of threads; tuning.n_jobs is the run's thread budget
+    features = build_features(
+        events, advocates, list(dates), spec=spec, n_jobs=config.tuning.n_jobs
+    )
     columns = [c for c in feature_columns(spec) if c in features.columns]
     keys = ["advocate_id", "as_of"]
     frame = labels.merge(activity, on=keys, how="left", validate="one_to_one")
