@@ -300,7 +300,9 @@ def _score_in_pool(
     on_chunk: Callable[[int], None] | None,
 ) -> list[pd.DataFrame]:
     """Score the chunks in ``workers`` processes, in order, with a bounded number in flight."""
-    context = multiprocessing.get_context("forkserver")
+    # forkserver: workers start clean (no inherited threads or locks), cheaply; spawn elsewhere
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     frames: list[pd.DataFrame] = []
     pending: deque[tuple[Future[pd.DataFrame], int]] = deque()
     with ProcessPoolExecutor(
