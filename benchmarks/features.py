@@ -236,14 +236,14 @@ def run_case(
         seconds = time.perf_counter() - start
         result |= {"rows": rows}
     elif kind == "duckdb":
-        threads = int(os.environ.get("DUCKDB_THREADS", "2"))
-        con = _duckdb_table(events, threads)
+        duckdb_threads = int(os.environ.get("DUCKDB_THREADS", "2"))
+        con = _duckdb_table(events, duckdb_threads)
         del events
         rss_loaded = peak_gib()
         start = time.perf_counter()
         table = duckdb_counts(con, dates)
         seconds = time.perf_counter() - start
-        result |= {"rows": table.num_rows, "threads": threads}
+        result |= {"rows": table.num_rows, "threads": duckdb_threads}
     else:
         raise SystemExit(f"unknown case {kind}")
     return result | {

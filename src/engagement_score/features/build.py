@@ -16,9 +16,8 @@ function :func:`build_features_partition` depends only on its arguments, so Spar
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,6 +42,7 @@ from engagement_score.features.windows import (
     to_us,
     unique_ints,
 )
+from engagement_score.parallel import bounded_map
 
 COMMUNITY = "community"
 FEATURE_DTYPE = np.float32
@@ -727,13 +727,8 @@ def _collect(
             done(one(lo, block))
     else:
         with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="features") as pool:
-            pending: deque[Future[int]] = deque()
-            for lo, block in _blocks(arrays, grid, chunk_size):
-                pending.append(pool.submit(one, lo, block))
-                while len(pending) >= 2 * n_jobs:
-                    done(pending.popleft().result())
-            while pending:
-                done(pending.popleft().result())
+            for n in bounded_map(pool, one, _blocks(arrays, grid, chunk_size), 2 * n_jobs):
+                done(n)
     return _assemble(arrays.ids, adv_all, t_all, grid, values, spec)
 
 

@@ -12,9 +12,8 @@ needs the whole program, since its threshold is the program's measured score noi
 from __future__ import annotations
 
 import multiprocessing
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +23,7 @@ import pandas as pd
 from engagement_score.config import FeatureSpec
 from engagement_score.contract import SCORE_COLUMNS, TIMESTAMP_DTYPE
 from engagement_score.features.build import build_features_partition, feature_descriptions
+from engagement_score.parallel import bounded_map
 from engagement_score.serving.explain import reason_texts
 from engagement_score.serving.model import EngagementModel, probability_to_score
 from engagement_score.serving.scoring import (
@@ -248,8 +248,9 @@ def _init_worker(model: EngagementModel, kwargs: dict[str, Any]) -> None:
     _WORKER["kwargs"] = kwargs
 
 
-def _score_in_worker(events: pd.DataFrame, advocates: pd.DataFrame) -> pd.DataFrame:
-    return score_partition(events, advocates, model=_WORKER["model"], **_WORKER["kwargs"])
+def _score_in_worker(events: pd.DataFrame, advocates: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    frame = score_partition(events, advocates, model=_WORKER["model"], **_WORKER["kwargs"])
+    return frame, len(advocates)
 
 
 def score_program(
@@ -269,7 +270,7 @@ def score_program(
 
     With ``workers > 1`` the chunks are scored by that many worker processes (a ``forkserver``
     pool: each is sent the model once and then one chunk at a time, at most two chunks per worker
-    in flight so memory stays bounded). Feature building is single-threaded NumPy, so processes,
+    in flight so memory stays bounded). A chunk's features are built on one thread, so processes,
     not LightGBM threads, are what use several cores for the whole job; give each worker one
     thread (``model.n_jobs = 1``). The result is the same as with one process.
     """
@@ -304,29 +305,14 @@ def _score_in_pool(
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     frames: list[pd.DataFrame] = []
-    pending: deque[tuple[Future[pd.DataFrame], int]] = deque()
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(model, kwargs)
     ) as pool:
-        for chunk_events, chunk_roster in chunks:
-            pending.append(
-                (pool.submit(_score_in_worker, chunk_events, chunk_roster), len(chunk_roster))
-            )
-            while len(pending) >= 2 * workers:
-                frames.append(_collect(pending.popleft(), on_chunk))
-        while pending:
-            frames.append(_collect(pending.popleft(), on_chunk))
+        for frame, n in bounded_map(pool, _score_in_worker, chunks, 2 * workers):
+            frames.append(frame)
+            if on_chunk is not None:
+                on_chunk(n)
     return frames
-
-
-def _collect(
-    item: tuple[Future[pd.DataFrame], int], on_chunk: Callable[[int], None] | None
-) -> pd.DataFrame:
-    future, n = item
-    frame = future.result()
-    if on_chunk is not None:
-        on_chunk(n)
-    return frame
 
 
 def peer_sample(advocates: pd.DataFrame, advocate_id: str, n: int) -> pd.DataFrame:
